@@ -1,0 +1,210 @@
+//! Reading and writing a run directory's three files: `history.jsonl`, `commits.jsonl`,
+//! `final.jsonl`. Every error names the file and the line.
+
+use super::{Commit, EventType, FinalState, Source};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+pub const HISTORY_FILE: &str = "history.jsonl";
+pub const COMMITS_FILE: &str = "commits.jsonl";
+pub const FINAL_FILE: &str = "final.jsonl";
+
+/// A file that cannot be read, or a line in it that is not what the format says.
+#[derive(Debug, thiserror::Error)]
+pub struct FileError {
+    pub file: PathBuf,
+    /// 1-based line number; 0 when the error is about the whole file.
+    pub line: usize,
+    pub msg: String,
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.msg)
+        } else {
+            write!(
+                f,
+                "{} line {}: {}",
+                self.file.display(),
+                self.line,
+                self.msg
+            )
+        }
+    }
+}
+
+impl FileError {
+    fn new(file: &Path, line: usize, msg: impl Into<String>) -> Self {
+        FileError {
+            file: file.to_path_buf(),
+            line,
+            msg: msg.into(),
+        }
+    }
+}
+
+/// One event as the checker needs it, borrowed from the line where possible. Fields the
+/// checker does not use (`error`, `detail`, extras) are skipped.
+#[derive(Debug, Deserialize)]
+pub struct EventRef<'a> {
+    pub time: u64,
+    pub process: i64,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    #[serde(borrow)]
+    pub f: Cow<'a, str>,
+    #[serde(default)]
+    pub key: Option<i64>,
+    #[serde(default)]
+    pub value: Option<i64>,
+    #[serde(default)]
+    pub source: Option<Source>,
+}
+
+/// What reading a history found besides its events.
+#[derive(Debug, Default, Clone)]
+pub struct ReadStats {
+    /// Lines read (events passed on).
+    pub events: u64,
+    /// The last line was cut short (the writer died mid-line): it is reported and skipped.
+    pub torn_last_line: Option<usize>,
+}
+
+/// Calls `f(index, event)` for every event of `path` in file order (`index` is 0-based, the
+/// line number minus one). A malformed line is an error naming the line, except a torn last
+/// line (no newline at the end of the file), which is skipped and reported in [`ReadStats`].
+pub fn for_each_event<F>(path: &Path, mut f: F) -> Result<ReadStats, FileError>
+where
+    F: FnMut(usize, EventRef<'_>) -> Result<(), String>,
+{
+    let file = std::fs::File::open(path)
+        .map_err(|e| FileError::new(path, 0, format!("cannot open: {e}")))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut line = Vec::with_capacity(256);
+    let mut stats = ReadStats::default();
+    let mut idx = 0usize;
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| FileError::new(path, idx + 1, format!("cannot read: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        let complete = line.last() == Some(&b'\n');
+        let text = trim_line(&line);
+        if text.is_empty() {
+            idx += 1;
+            continue;
+        }
+        match serde_json::from_slice::<EventRef>(text) {
+            Ok(ev) => {
+                f(idx, ev).map_err(|m| FileError::new(path, idx + 1, m))?;
+                stats.events += 1;
+            }
+            Err(_) if !complete => {
+                stats.torn_last_line = Some(idx + 1);
+                break;
+            }
+            Err(e) => {
+                return Err(FileError::new(
+                    path,
+                    idx + 1,
+                    format!("not a history event ({e}); see the README's history format"),
+                ))
+            }
+        }
+        idx += 1;
+    }
+    Ok(stats)
+}
+
+fn trim_line(line: &[u8]) -> &[u8] {
+    let mut end = line.len();
+    while end > 0 && matches!(line[end - 1], b'\n' | b'\r' | b' ' | b'\t') {
+        end -= 1;
+    }
+    &line[..end]
+}
+
+/// Reads a JSONL file of `T`, naming the line of the first bad record.
+fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> Result<Vec<T>, FileError> {
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_string(&mut text))
+        .map_err(|e| FileError::new(path, 0, format!("cannot read: {e}")))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let rec = serde_json::from_str(line)
+            .map_err(|e| FileError::new(path, i + 1, format!("not a {what} record ({e})")))?;
+        out.push(rec);
+    }
+    Ok(out)
+}
+
+/// Reads `commits.jsonl`.
+pub fn read_commits(path: &Path) -> Result<Vec<Commit>, FileError> {
+    read_jsonl(path, "commit")
+}
+
+/// Reads `final.jsonl`.
+pub fn read_final(path: &Path) -> Result<Vec<FinalState>, FileError> {
+    read_jsonl(path, "final-state")
+}
+
+/// Writes records as JSON lines into a new file (it must not exist yet).
+pub fn write_jsonl<T: serde::Serialize>(path: &Path, records: &[T]) -> std::io::Result<()> {
+    let file = std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    let mut w = std::io::BufWriter::new(file);
+    for r in records {
+        serde_json::to_writer(&mut w, r)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()?;
+    w.get_ref().sync_data()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torn_last_line_is_reported_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(HISTORY_FILE);
+        std::fs::write(
+            &p,
+            "{\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"key\":1,\"value\":null}\n{\"time\":2,\"proc",
+        )
+        .unwrap();
+        let mut n = 0;
+        let st = for_each_event(&p, |_, _| {
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(st.torn_last_line, Some(2));
+    }
+
+    #[test]
+    fn bad_middle_line_names_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(HISTORY_FILE);
+        std::fs::write(&p, "{\"time\":1}\n{}\n").unwrap();
+        let err = for_each_event(&p, |_, _| Ok(())).unwrap_err();
+        assert_eq!(err.line, 1);
+        assert!(err.to_string().contains("history.jsonl line 1"), "{err}");
+    }
+}

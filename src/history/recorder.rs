@@ -1,0 +1,258 @@
+//! Recording a history while the run goes.
+//!
+//! Clients call [`Recorder::record`]; the event is stamped with the run's monotonic clock under
+//! one short lock, so the order of events in the file is the order of their times. A writer
+//! thread swaps the buffer out every few milliseconds, formats the events and writes them to
+//! `history.jsonl`, so a crash of the harness leaves every event up to the last write readable.
+
+use super::{Event, EventType, Source};
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The run's one clock: nanoseconds since the run started.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    start: Instant,
+}
+
+impl Clock {
+    pub fn start() -> Self {
+        Clock {
+            start: Instant::now(),
+        }
+    }
+
+    /// Nanoseconds since the run started.
+    pub fn now(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    pub fn instant_of(&self, ns: u64) -> Instant {
+        self.start + Duration::from_nanos(ns)
+    }
+}
+
+struct Shared {
+    buf: Mutex<Vec<Event>>,
+    wake: Condvar,
+    closed: AtomicBool,
+    /// Events recorded so far (for progress displays).
+    count: AtomicU64,
+    enabled: bool,
+}
+
+/// A cheap, cloneable handle that appends events to the history.
+#[derive(Clone)]
+pub struct Recorder {
+    clock: Clock,
+    shared: Arc<Shared>,
+}
+
+/// Owns the writer thread; [`HistoryWriter::finish`] drains and closes the file.
+pub struct HistoryWriter {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<std::io::Result<u64>>>,
+}
+
+impl Recorder {
+    /// Starts recording into `path` (created; must not exist).
+    pub fn to_file(path: &Path, clock: Clock) -> std::io::Result<(Recorder, HistoryWriter)> {
+        let file = File::options().write(true).create_new(true).open(path)?;
+        Ok(Self::with_sink(Some(file), clock))
+    }
+
+    /// A recorder that keeps nothing: for measuring what recording costs.
+    pub fn disabled(clock: Clock) -> (Recorder, HistoryWriter) {
+        Self::with_sink(None, clock)
+    }
+
+    fn with_sink(file: Option<File>, clock: Clock) -> (Recorder, HistoryWriter) {
+        let shared = Arc::new(Shared {
+            buf: Mutex::new(Vec::with_capacity(4096)),
+            wake: Condvar::new(),
+            closed: AtomicBool::new(false),
+            count: AtomicU64::new(0),
+            enabled: file.is_some(),
+        });
+        let thread = file.map(|f| {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("history-writer".into())
+                .spawn(move || writer_loop(f, &shared))
+                .expect("spawn history writer thread")
+        });
+        (
+            Recorder {
+                clock,
+                shared: shared.clone(),
+            },
+            HistoryWriter { shared, thread },
+        )
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// Number of events recorded so far.
+    pub fn count(&self) -> u64 {
+        self.shared.count.load(Ordering::Relaxed)
+    }
+
+    /// Stamps `ev` with the current time and appends it; returns the time.
+    pub fn record(&self, mut ev: Event) -> u64 {
+        if !self.shared.enabled {
+            self.shared.count.fetch_add(1, Ordering::Relaxed);
+            return self.clock.now();
+        }
+        let mut buf = self.shared.buf.lock().unwrap_or_else(|p| p.into_inner());
+        let t = self.clock.now();
+        ev.time = t;
+        buf.push(ev);
+        drop(buf);
+        self.shared.count.fetch_add(1, Ordering::Relaxed);
+        t
+    }
+
+    /// Records a client operation's invoke.
+    pub fn invoke(&self, process: i64, f: &str, key: i64, value: Option<i64>) -> u64 {
+        self.record(Event {
+            time: 0,
+            process,
+            kind: EventType::Invoke,
+            f: f.to_string(),
+            key: Some(key),
+            value,
+            source: None,
+            error: None,
+            detail: None,
+        })
+    }
+
+    /// Records a completion.
+    #[allow(clippy::too_many_arguments)]
+    pub fn complete(
+        &self,
+        process: i64,
+        f: &str,
+        kind: EventType,
+        key: i64,
+        value: Option<i64>,
+        source: Option<Source>,
+        error: Option<String>,
+    ) -> u64 {
+        self.record(Event {
+            time: 0,
+            process,
+            kind,
+            f: f.to_string(),
+            key: Some(key),
+            value,
+            source,
+            error,
+            detail: None,
+        })
+    }
+
+    /// Records an internal step of a strategy or worker (`f` is e.g. `cache-del`).
+    pub fn internal(
+        &self,
+        process: i64,
+        f: &str,
+        kind: EventType,
+        key: Option<i64>,
+        value: Option<i64>,
+        detail: Option<serde_json::Value>,
+    ) -> u64 {
+        self.record(Event {
+            time: 0,
+            process,
+            kind,
+            f: f.to_string(),
+            key,
+            value,
+            source: None,
+            error: None,
+            detail,
+        })
+    }
+}
+
+impl HistoryWriter {
+    /// Writes what is buffered, closes the file and returns the number of events written.
+    pub fn finish(mut self) -> std::io::Result<u64> {
+        self.close()
+    }
+
+    fn close(&mut self) -> std::io::Result<u64> {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.wake.notify_all();
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("history writer panicked"))),
+            None => Ok(0),
+        }
+    }
+}
+
+impl Drop for HistoryWriter {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+fn writer_loop(mut file: File, shared: &Shared) -> std::io::Result<u64> {
+    let mut batch: Vec<Event> = Vec::with_capacity(4096);
+    let mut out: Vec<u8> = Vec::with_capacity(1 << 20);
+    let mut written = 0u64;
+    loop {
+        let closed = {
+            let mut buf = shared.buf.lock().unwrap_or_else(|p| p.into_inner());
+            if buf.is_empty() && !shared.closed.load(Ordering::SeqCst) {
+                buf = shared
+                    .wake
+                    .wait_timeout(buf, Duration::from_millis(5))
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+            std::mem::swap(&mut *buf, &mut batch);
+            shared.closed.load(Ordering::SeqCst)
+        };
+        if !batch.is_empty() {
+            out.clear();
+            for ev in batch.drain(..) {
+                ev.write_json(&mut out);
+                out.push(b'\n');
+            }
+            file.write_all(&out)?;
+            written += out.iter().filter(|&&b| b == b'\n').count() as u64;
+        }
+        if closed {
+            // Drain anything recorded between the swap and the close flag.
+            let rest = std::mem::take(&mut *shared.buf.lock().unwrap_or_else(|p| p.into_inner()));
+            if !rest.is_empty() {
+                out.clear();
+                for ev in rest {
+                    ev.write_json(&mut out);
+                    out.push(b'\n');
+                    written += 1;
+                }
+                file.write_all(&out)?;
+            }
+            file.sync_data()?;
+            return Ok(written);
+        }
+        // Pace the writer: batching a few ms of events keeps syscalls off the clients' backs.
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}

@@ -1,0 +1,2 @@
+//! Live-server integration tests: one binary, a module per area. They start real MariaDB,
+//! Redis and fault-proxy processes through the harness.
