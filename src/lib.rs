@@ -5,10 +5,29 @@
 //!
 //! Data flows one way, and the modules follow it:
 //!
-//! * [`workload`]: the TOML workload file, validated into one config before any server starts.
-//! * [`infra`]: the servers (local processes, docker compose, external URLs) and per-role
-//!   endpoints.
+//! * [`workload`]: the TOML workload file, validated into one config before any server starts;
+//!   [`workload::expect`]: expectations per strategy.
+//! * [`infra`]: the servers (local processes, external URLs) and per-role endpoints.
+//! * [`register`]: the register table, its writes, and the ground truth (commit log).
+//! * [`conn`]: a client's connections, one per role, reconnecting after faults.
+//! * [`strategy`]: cache write strategies, one module each behind one trait.
+//! * [`generator`], [`client`]: the operation mix and the client tasks that record every op.
 //! * [`history`]: the event model, the recorder that streams it to disk, the file readers.
 //! * [`checker`]: pure functions over a run directory's files; verdicts and anomalies.
+//! * [`summary`], [`output`]: summary.json and the terminal table.
+//! * [`run`]: the pipeline of `cachecheck run`, top to bottom; [`check_cmd`]: `cachecheck check`.
+//! * [`cli`]: argument parsing and exit codes (0 ok, 1 expectation failed, 2 error).
+pub mod check_cmd;
 pub mod checker;
+pub mod cli;
+pub mod client;
+pub mod conn;
+pub mod generator;
 pub mod history;
+pub mod infra;
+pub mod output;
+pub mod register;
+pub mod run;
+pub mod strategy;
+pub mod summary;
+pub mod workload;

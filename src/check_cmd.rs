@@ -1,0 +1,124 @@
+//! `cachecheck check DIR`: re-checks stored or hand-built histories and prints the figures.
+//! Reads only; writes `summary.json` only with `--write`.
+
+use crate::checker::{self, CheckOptions};
+use crate::cli::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
+use crate::history::files::HISTORY_FILE;
+use crate::summary::{Summary, SCHEMA_VERSION, SUMMARY_FILE};
+use crate::workload::expect::Expectation;
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+/// The strategy directories under `dir`: `dir` itself if it holds a history, else its
+/// subdirectories that do (a run directory), in name order.
+pub fn strategy_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    if dir.join(HISTORY_FILE).is_file() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: cannot read directory: {e} (fix: give a result directory such as results/latest)",
+            dir.display()
+        )
+    })?;
+    let mut out: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join(HISTORY_FILE).is_file())
+        .collect();
+    out.sort();
+    anyhow::ensure!(
+        !out.is_empty(),
+        "{}: no {HISTORY_FILE} here or in its subdirectories (fix: give a strategy or run directory)",
+        dir.display()
+    );
+    Ok(out)
+}
+
+/// Checks one strategy directory; metadata and expectations come from its summary.json if any.
+pub fn check_one(dir: &Path, extra_expect: &[Expectation]) -> Result<Summary> {
+    let stored = dir.join(SUMMARY_FILE);
+    let base = if stored.is_file() {
+        Summary::read(&stored).ok()
+    } else {
+        None
+    };
+    let ttl_set = base
+        .as_ref()
+        .and_then(|b| b.settings.get("ttl_ms"))
+        .and_then(|v| v.as_u64())
+        .map(|t| t > 0);
+    let report = checker::check_dir(
+        dir,
+        &CheckOptions {
+            ttl_set,
+            max_examples_per_kind: 20,
+        },
+    )?;
+    let mut s = base.unwrap_or_else(|| Summary {
+        schema_version: SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        strategy: dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        ..Default::default()
+    });
+    let mut expect = s.expectations_as_written();
+    expect.extend(extra_expect.iter().cloned());
+    s.check = report;
+    s.evaluate(&expect);
+    Ok(s)
+}
+
+pub fn run(dir: &Path, json: bool, write: bool, expect: &[String]) -> Result<u8> {
+    let expect: Vec<Expectation> = expect
+        .iter()
+        .map(|e| Expectation::parse(e).map_err(|m| anyhow::anyhow!("--expect: {m}")))
+        .collect::<Result<_>>()?;
+    let dirs = strategy_dirs(dir)?;
+    let mut summaries = Vec::new();
+    let mut errors = 0;
+    for d in &dirs {
+        match check_one(d, &expect) {
+            Ok(s) => {
+                if write {
+                    write_replacing(d, &s)?;
+                }
+                summaries.push(s);
+            }
+            Err(e) => {
+                errors += 1;
+                eprintln!("cachecheck: error: {}", format!("{e:#}").replace('\n', " "));
+            }
+        }
+    }
+    if json {
+        let v = if dirs.len() == 1 && summaries.len() == 1 {
+            serde_json::to_value(&summaries[0])?
+        } else {
+            serde_json::to_value(&summaries)?
+        };
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else if !summaries.is_empty() {
+        print!("{}", crate::output::table(&summaries));
+    }
+    Ok(if errors > 0 {
+        EXIT_ERROR
+    } else if summaries.iter().all(|s| s.valid) {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    })
+}
+
+/// Replaces summary.json atomically (write to a temporary file, then rename).
+fn write_replacing(dir: &Path, s: &Summary) -> Result<()> {
+    let tmp = dir.join(format!(".{SUMMARY_FILE}.tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    let tmpdir = tempfile::Builder::new()
+        .prefix(".summary")
+        .tempdir_in(dir)?;
+    s.write(tmpdir.path())?;
+    std::fs::rename(tmpdir.path().join(SUMMARY_FILE), dir.join(SUMMARY_FILE))?;
+    Ok(())
+}

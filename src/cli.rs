@@ -1,0 +1,189 @@
+//! The command line: clap-derived arguments, one function per subcommand. Exit codes: 0 all
+//! expectations hold, 1 an expectation failed, 2 usage or infrastructure error.
+
+use crate::check_cmd;
+use crate::infra::InfraKind;
+use crate::run::{self, RunOptions};
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+/// Exit code: every expectation held.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: an expectation failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: usage or infrastructure error.
+pub const EXIT_ERROR: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cachecheck",
+    version,
+    about = "A Jepsen-style consistency checker for a cache (Redis) in front of a database (MySQL/MariaDB)",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a workload against real servers and check every strategy's history.
+    Run(RunArgs),
+    /// Re-check a result directory (or one you built by hand) and print the same figures.
+    Check(CheckArgs),
+    /// List the strategies.
+    Strategies,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The workload file (TOML), e.g. workloads/smoke.toml.
+    pub workload: PathBuf,
+    /// Run this strategy (repeatable); replaces the workload's list.
+    #[arg(long = "strategy", value_name = "NAME")]
+    pub strategies: Vec<String>,
+    /// Where result directories go.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Seed of every random choice (overrides the workload's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Run length per strategy in seconds (overrides the workload's).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Where the servers run (overrides the workload's [infra] kind).
+    #[arg(long, value_enum)]
+    pub infra: Option<InfraKind>,
+    /// Plain output: only the final table.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// A strategy directory (history.jsonl, commits.jsonl, final.jsonl) or a run directory.
+    pub dir: PathBuf,
+    /// Print the summary as JSON on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write summary.json into the directory (otherwise nothing is written).
+    #[arg(long)]
+    pub write: bool,
+    /// An expectation to check, e.g. "stale_reads == 0" (repeatable; adds to the stored ones).
+    #[arg(long = "expect", value_name = "EXPR")]
+    pub expect: Vec<String>,
+}
+
+/// Parses arguments and runs the command. Errors print as one line with exit code 2.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_tracing();
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("cachecheck: error: {msg}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CACHECHECK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn dispatch(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Run(a) => cmd_run(a),
+        Command::Check(a) => check_cmd::run(&a.dir, a.json, a.write, &a.expect),
+        Command::Strategies => {
+            for r in crate::strategy::REGISTRY {
+                println!("{:<22} {}", r.name, r.about);
+            }
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+/// A multi-threaded runtime for the harness.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// A token cancelled on the first Ctrl-C or SIGTERM; a second Ctrl-C exits at once.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let first = async {
+            match term.as_mut() {
+                Some(s) => {
+                    tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = s.recv() => {} }
+                }
+                None => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        };
+        first.await;
+        eprintln!("cachecheck: stopping (Ctrl-C again to abort at once)");
+        t.cancel();
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("cachecheck: aborted");
+        std::process::exit(EXIT_ERROR as i32);
+    });
+    token
+}
+
+fn cmd_run(a: RunArgs) -> Result<u8> {
+    let opts = RunOptions {
+        workload: a.workload,
+        strategies: a.strategies,
+        out: a.out,
+        seed: a.seed,
+        duration_s: a.duration,
+        infra: a.infra,
+        quiet: a.quiet,
+    };
+    // Validate everything before any server starts.
+    run::resolve(&opts)?;
+    let rt = runtime()?;
+    let outcome = rt.block_on(async {
+        let shutdown = shutdown_on_signals();
+        run::run(&opts, shutdown).await
+    })?;
+    print!("{}", crate::output::table(&outcome.summaries));
+    println!("results: {}", outcome.run_dir.display());
+    if outcome.interrupted {
+        eprintln!(
+            "cachecheck: interrupted: partial results in {} (marked incomplete)",
+            outcome.run_dir.display()
+        );
+        return Ok(EXIT_ERROR);
+    }
+    Ok(if outcome.all_valid() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    })
+}

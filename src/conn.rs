@@ -1,0 +1,256 @@
+//! A client's connections, one per role (see [`Role`]), each to the role's address (the
+//! server itself, or the role's fault proxy). Connections are opened lazily and dropped after an
+//! error or a timeout, so a client survives every fault by reconnecting on its next operation.
+
+use crate::infra::{DbEndpoint, Role};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Where each role connects: `host:port` of the server or of the role's proxy.
+#[derive(Debug, Clone)]
+pub struct RoleAddrs {
+    pub db: DbEndpoint,
+    pub addrs: BTreeMap<Role, (String, u16)>,
+}
+
+impl RoleAddrs {
+    /// Every role straight to the servers.
+    pub fn direct(db: &DbEndpoint, redis_host: &str, redis_port: u16) -> RoleAddrs {
+        let mut addrs = BTreeMap::new();
+        for r in Role::ALL {
+            let a = if r.is_db() {
+                (db.host.clone(), db.port)
+            } else {
+                (redis_host.to_string(), redis_port)
+            };
+            addrs.insert(r, a);
+        }
+        RoleAddrs {
+            db: db.clone(),
+            addrs,
+        }
+    }
+
+    pub fn addr(&self, r: Role) -> (&str, u16) {
+        let (h, p) = &self.addrs[&r];
+        (h.as_str(), *p)
+    }
+
+    pub fn db_opts(&self, r: Role) -> mysql_async::Opts {
+        let (h, p) = self.addr(r);
+        self.db.opts_via(h, p, true)
+    }
+
+    pub fn redis_url(&self, r: Role) -> String {
+        let (h, p) = self.addr(r);
+        format!("redis://{h}:{p}/")
+    }
+}
+
+/// Why an operation step failed: `Fail` when it certainly had no effect (for example the
+/// connection could not be opened), `Info` when it may have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepError {
+    Fail(String),
+    Info(String),
+}
+
+impl StepError {
+    pub fn msg(&self) -> &str {
+        match self {
+            StepError::Fail(m) | StepError::Info(m) => m,
+        }
+    }
+}
+
+/// A lazily (re)connected database connection.
+pub struct DbConn {
+    opts: mysql_async::Opts,
+    timeout: Duration,
+    conn: Option<mysql_async::Conn>,
+}
+
+impl DbConn {
+    pub fn new(opts: mysql_async::Opts, timeout: Duration) -> Self {
+        DbConn {
+            opts,
+            timeout,
+            conn: None,
+        }
+    }
+
+    /// The open connection, connecting first if needed. A failure to connect is a `Fail`:
+    /// nothing was sent.
+    pub async fn get(&mut self) -> Result<&mut mysql_async::Conn, StepError> {
+        if self.conn.is_none() {
+            let c = tokio::time::timeout(self.timeout, mysql_async::Conn::new(self.opts.clone()))
+                .await
+                .map_err(|_| StepError::Fail("db connect timed out".into()))?
+                .map_err(|e| StepError::Fail(format!("db connect: {e}")))?;
+            self.conn = Some(c);
+        }
+        Ok(self.conn.as_mut().expect("just connected"))
+    }
+
+    /// Runs `f` on the connection under the timeout; any error drops the connection.
+    /// Errors after connecting are `Info` unless the server answered with an error
+    /// (a server error means the statement did not take effect: `Fail`).
+    pub async fn run<T, F>(&mut self, f: F) -> Result<T, StepError>
+    where
+        F: for<'c> FnOnce(
+            &'c mut mysql_async::Conn,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = mysql_async::Result<T>> + Send + 'c>,
+        >,
+    {
+        let timeout = self.timeout;
+        let conn = self.get().await?;
+        match tokio::time::timeout(timeout, f(conn)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(mysql_async::Error::Server(e))) => {
+                self.reset();
+                Err(StepError::Fail(format!("db: {e}")))
+            }
+            Ok(Err(e)) => {
+                self.reset();
+                Err(StepError::Info(format!("db: {e}")))
+            }
+            Err(_) => {
+                self.reset();
+                Err(StepError::Info("db timed out".into()))
+            }
+        }
+    }
+
+    /// Writes the register (see [`crate::register::write`]); returns the new version.
+    pub async fn write(&mut self, k: i64, v: i64) -> Result<i64, StepError> {
+        match self
+            .run(|c| Box::pin(crate::register::write(c, k, v)))
+            .await?
+        {
+            Some(version) => Ok(version),
+            None => Err(StepError::Fail(format!("db: key {k} does not exist"))),
+        }
+    }
+
+    /// Reads the register's value of `k`.
+    pub async fn read(&mut self, k: i64) -> Result<Option<i64>, StepError> {
+        self.run(|c| Box::pin(crate::register::read(c, k))).await
+    }
+
+    pub fn reset(&mut self) {
+        // Dropping a mysql_async Conn without disconnect is fine: the socket closes.
+        self.conn = None;
+    }
+}
+
+/// A lazily (re)connected Redis connection.
+pub struct CacheConn {
+    client: redis::Client,
+    cfg: redis::AsyncConnectionConfig,
+    conn: Option<redis::aio::MultiplexedConnection>,
+    timeout: Duration,
+}
+
+impl CacheConn {
+    pub fn new(url: &str, timeout: Duration) -> redis::RedisResult<Self> {
+        Ok(CacheConn {
+            client: redis::Client::open(url)?,
+            cfg: redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(timeout))
+                .set_response_timeout(Some(timeout)),
+            conn: None,
+            timeout,
+        })
+    }
+
+    pub async fn get(&mut self) -> Result<&mut redis::aio::MultiplexedConnection, StepError> {
+        if self.conn.is_none() {
+            let c = tokio::time::timeout(
+                self.timeout,
+                self.client
+                    .get_multiplexed_async_connection_with_config(&self.cfg),
+            )
+            .await
+            .map_err(|_| StepError::Fail("redis connect timed out".into()))?
+            .map_err(|e| StepError::Fail(format!("redis connect: {e}")))?;
+            self.conn = Some(c);
+        }
+        Ok(self.conn.as_mut().expect("just connected"))
+    }
+
+    /// Runs a command; errors drop the connection. A Redis error reply (`ResponseError`,
+    /// script errors) means the command was executed and refused: `Fail`; I/O errors and
+    /// timeouts are `Info`.
+    pub async fn query<T: redis::FromRedisValue>(
+        &mut self,
+        cmd: &redis::Cmd,
+    ) -> Result<T, StepError> {
+        let timeout = self.timeout;
+        let conn = self.get().await?;
+        let r = tokio::time::timeout(timeout, cmd.query_async::<T>(conn)).await;
+        self.classify(r)
+    }
+
+    /// Runs a Lua script invocation.
+    pub async fn script<T: redis::FromRedisValue>(
+        &mut self,
+        inv: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, StepError> {
+        let timeout = self.timeout;
+        let conn = self.get().await?;
+        let r = tokio::time::timeout(timeout, inv.invoke_async::<T>(conn)).await;
+        self.classify(r)
+    }
+
+    fn classify<T>(
+        &mut self,
+        r: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
+    ) -> Result<T, StepError> {
+        match r {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) if matches!(e.kind(), redis::ErrorKind::Server(_)) => {
+                Err(StepError::Fail(format!("redis: {e}")))
+            }
+            Ok(Err(e)) => {
+                self.conn = None;
+                Err(StepError::Info(format!("redis: {e}")))
+            }
+            Err(_) => {
+                self.conn = None;
+                Err(StepError::Info("redis timed out".into()))
+            }
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.conn = None;
+    }
+}
+
+/// A client's connections, one per role.
+pub struct Conns {
+    pub db: DbConn,
+    pub cache_read: CacheConn,
+    pub cache_fill: CacheConn,
+    pub cache_write: CacheConn,
+}
+
+impl Conns {
+    pub fn new(addrs: &RoleAddrs, timeout: Duration) -> redis::RedisResult<Conns> {
+        Ok(Conns {
+            db: DbConn::new(addrs.db_opts(Role::Db), timeout),
+            cache_read: CacheConn::new(&addrs.redis_url(Role::CacheRead), timeout)?,
+            cache_fill: CacheConn::new(&addrs.redis_url(Role::CacheFill), timeout)?,
+            cache_write: CacheConn::new(&addrs.redis_url(Role::CacheWrite), timeout)?,
+        })
+    }
+
+    /// Drops every connection (after an operation timed out mid-way).
+    pub fn reset_all(&mut self) {
+        self.db.reset();
+        self.cache_read.reset();
+        self.cache_fill.reset();
+        self.cache_write.reset();
+    }
+}

@@ -1,0 +1,296 @@
+//! Local infrastructure: a private MariaDB/MySQL server and a private Redis, started as child
+//! processes in a temporary directory on free 127.0.0.1 ports, and removed at the end.
+
+use super::process::{find_binary, free_port, ManagedProcess};
+use super::{DbEndpoint, Endpoints, InfraError, Service};
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The running local servers. Dropping it kills them and removes their files.
+pub struct LocalInfra {
+    pub endpoints: Endpoints,
+    db: ManagedProcess,
+    redis: ManagedProcess,
+    /// Human-readable versions, e.g. "MariaDB 10.11.19".
+    pub db_version: String,
+    pub redis_version: String,
+    // Declared last: removed after the processes are gone.
+    dir: tempfile::TempDir,
+}
+
+/// Which flavour of MySQL-compatible server is installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    MariaDb,
+    Mysql,
+}
+
+impl LocalInfra {
+    /// Starts both servers and waits until they answer.
+    pub async fn start(root: Option<&Path>) -> Result<LocalInfra> {
+        let dbd =
+            find_binary(&["mariadbd", "mysqld"]).ok_or_else(|| InfraError::MissingBinary {
+                what: "mariadbd or mysqld".into(),
+                fix: "apt-get install mariadb-server".into(),
+            })?;
+        let redisd = find_binary(&["redis-server"]).ok_or_else(|| InfraError::MissingBinary {
+            what: "redis-server".into(),
+            fix: "apt-get install redis-server".into(),
+        })?;
+        let flavor = if dbd.file_name().is_some_and(|n| n == "mariadbd") {
+            Flavor::MariaDb
+        } else {
+            detect_flavor(&dbd)
+        };
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("cachecheck-");
+        let dir = match root {
+            Some(r) => builder.tempdir_in(r),
+            None => builder.tempdir(),
+        }
+        .context("cannot create a temporary directory for the servers")?;
+        let datadir = dir.path().join("db");
+        init_datadir(flavor, &dbd, &datadir, dir.path())?;
+
+        let db_port = free_port()?;
+        let redis_port = free_port()?;
+        let mut db = ManagedProcess::new(
+            "database",
+            dbd.clone(),
+            db_args(flavor, dir.path(), &datadir, db_port),
+            dir.path().join("db.log"),
+        );
+        let mut redis = ManagedProcess::new(
+            "redis",
+            redisd,
+            redis_args(dir.path(), redis_port),
+            dir.path().join("redis.log"),
+        );
+        db.spawn()?;
+        redis.spawn()?;
+        let endpoints = Endpoints {
+            db: DbEndpoint {
+                host: "127.0.0.1".into(),
+                port: db_port,
+                user: "root".into(),
+                password: None,
+                database: "cachecheck".into(),
+            },
+            redis_host: "127.0.0.1".into(),
+            redis_port,
+            toxiproxy_api: None,
+        };
+        let mut infra = LocalInfra {
+            endpoints,
+            db,
+            redis,
+            db_version: String::new(),
+            redis_version: String::new(),
+            dir,
+        };
+        infra.wait_ready(Duration::from_secs(60)).await?;
+        Ok(infra)
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Waits until both servers answer (after a start or a restart).
+    pub async fn wait_ready(&mut self, limit: Duration) -> Result<()> {
+        let deadline = Instant::now() + limit;
+        let db_version = loop {
+            if let Some(st) = self.db.exited() {
+                anyhow::bail!(
+                    "the database exited ({st}) during start-up: {} (log: {})",
+                    self.db.log_tail(3),
+                    self.db.log_path().display()
+                );
+            }
+            match super::db_version(&self.endpoints.db).await {
+                Ok(v) => break v,
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(e.context("the database did not answer in time"))
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        let redis_version = loop {
+            if let Some(st) = self.redis.exited() {
+                anyhow::bail!(
+                    "redis exited ({st}) during start-up: {}",
+                    self.redis.log_tail(3)
+                );
+            }
+            match super::redis_version(&self.endpoints.redis_url()).await {
+                Ok(v) => break v,
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(e.context("redis did not answer in time"))
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        self.db_version = db_version;
+        self.redis_version = redis_version;
+        Ok(())
+    }
+
+    fn proc(&mut self, s: Service) -> Option<&mut ManagedProcess> {
+        match s {
+            Service::Db => Some(&mut self.db),
+            Service::Redis => Some(&mut self.redis),
+            _ => None,
+        }
+    }
+
+    /// Kills a service (SIGKILL): for Redis the cache is lost; the database recovers on restart.
+    pub async fn kill(&mut self, s: Service) -> Result<()> {
+        let p = self.proc(s).context("not a local service")?;
+        p.kill().await;
+        Ok(())
+    }
+
+    /// Starts a killed service again with the same data directory and port.
+    pub async fn restart(&mut self, s: Service) -> Result<()> {
+        let p = self.proc(s).context("not a local service")?;
+        p.kill().await;
+        p.spawn()?;
+        self.wait_ready(Duration::from_secs(60)).await
+    }
+
+    pub fn pause(&mut self, s: Service) -> Result<()> {
+        let p = self.proc(s).context("not a local service")?;
+        anyhow::ensure!(p.pause(), "cannot pause {}", p.name);
+        Ok(())
+    }
+
+    pub fn resume(&mut self, s: Service) -> Result<()> {
+        let p = self.proc(s).context("not a local service")?;
+        anyhow::ensure!(p.resume(), "cannot resume {}", p.name);
+        Ok(())
+    }
+
+    pub fn pids(&self) -> Vec<u32> {
+        [self.db.pid(), self.redis.pid()]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// Stops both servers and removes their files.
+    pub async fn stop(mut self) {
+        self.redis.kill().await;
+        self.db.stop(Duration::from_secs(5)).await;
+    }
+}
+
+fn detect_flavor(bin: &Path) -> Flavor {
+    let out = std::process::Command::new(bin).arg("--version").output();
+    match out {
+        Ok(o) if String::from_utf8_lossy(&o.stdout).contains("MariaDB") => Flavor::MariaDb,
+        _ => Flavor::Mysql,
+    }
+}
+
+fn init_datadir(flavor: Flavor, dbd: &Path, datadir: &Path, dir: &Path) -> Result<()> {
+    let log = dir.join("db-init.log");
+    let logf = std::fs::File::create(&log)?;
+    let status = match flavor {
+        Flavor::MariaDb => {
+            let install =
+                find_binary(&["mariadb-install-db", "mysql_install_db"]).ok_or_else(|| {
+                    InfraError::MissingBinary {
+                        what: "mariadb-install-db".into(),
+                        fix: "apt-get install mariadb-server".into(),
+                    }
+                })?;
+            std::process::Command::new(install)
+                .arg("--no-defaults")
+                .arg(format!("--datadir={}", datadir.display()))
+                .arg(format!("--user={}", current_user()))
+                .arg("--auth-root-authentication-method=normal")
+                .arg("--skip-test-db")
+                .stdout(logf.try_clone()?)
+                .stderr(logf)
+                .status()
+        }
+        Flavor::Mysql => std::process::Command::new(dbd)
+            .arg("--no-defaults")
+            .arg("--initialize-insecure")
+            .arg(format!("--datadir={}", datadir.display()))
+            .arg(format!("--user={}", current_user()))
+            .stdout(logf.try_clone()?)
+            .stderr(logf)
+            .status(),
+    }
+    .context("cannot run the database's initialisation")?;
+    if !status.success() {
+        let tail = std::fs::read_to_string(&log).unwrap_or_default();
+        let last = tail
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        anyhow::bail!("initialising the database's data directory failed ({status}): {last}");
+    }
+    Ok(())
+}
+
+fn current_user() -> String {
+    // SAFETY: getpwuid returns a pointer into static storage or null.
+    unsafe {
+        let pw = libc::getpwuid(libc::geteuid());
+        if pw.is_null() {
+            return "root".into();
+        }
+        std::ffi::CStr::from_ptr((*pw).pw_name)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+fn db_args(flavor: Flavor, dir: &Path, datadir: &Path, port: u16) -> Vec<String> {
+    let p = |x: &PathBuf| x.display().to_string();
+    let mut a = vec![
+        "--no-defaults".to_string(),
+        format!("--datadir={}", datadir.display()),
+        format!("--socket={}", p(&dir.join("db.sock"))),
+        format!("--pid-file={}", p(&dir.join("db.pid"))),
+        format!("--port={port}"),
+        "--bind-address=127.0.0.1".into(),
+        format!("--user={}", current_user()),
+        format!("--log-bin={}", p(&datadir.join("binlog"))),
+        "--binlog-format=ROW".into(),
+        "--server-id=1".into(),
+        "--skip-name-resolve".into(),
+        "--max-connections=8192".into(),
+        "--innodb-buffer-pool-size=128M".into(),
+        format!("--log-error={}", p(&dir.join("db-error.log"))),
+    ];
+    if flavor == Flavor::Mysql {
+        a.push("--gtid-mode=ON".into());
+        a.push("--enforce-gtid-consistency=ON".into());
+        a.push("--mysqlx=OFF".into());
+    }
+    a
+}
+
+fn redis_args(dir: &Path, port: u16) -> Vec<String> {
+    vec![
+        "--port".into(),
+        port.to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--save".into(),
+        "".into(),
+        "--appendonly".into(),
+        "no".into(),
+        "--dir".into(),
+        dir.display().to_string(),
+        "--maxclients".into(),
+        "20000".into(),
+        "--protected-mode".into(),
+        "no".into(),
+    ]
+}

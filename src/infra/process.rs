@@ -1,0 +1,197 @@
+//! A server run as a child process: started, killed, paused and restarted with the same
+//! arguments. Children die with the harness (PR_SET_PDEATHSIG), so even `kill -9` of cachecheck
+//! leaves no server behind; a normal stop kills and reaps them.
+
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::process::{Child, Command};
+
+/// A managed child process.
+pub struct ManagedProcess {
+    pub name: String,
+    program: PathBuf,
+    args: Vec<String>,
+    log: PathBuf,
+    child: Option<Child>,
+    paused: bool,
+}
+
+impl ManagedProcess {
+    pub fn new(name: &str, program: PathBuf, args: Vec<String>, log: PathBuf) -> Self {
+        ManagedProcess {
+            name: name.to_string(),
+            program,
+            args,
+            log,
+            child: None,
+            paused: false,
+        }
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
+    }
+
+    /// Starts the process (appending its output to the log file).
+    pub fn spawn(&mut self) -> Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .with_context(|| format!("cannot open log {}", self.log.display()))?;
+        let log2 = log.try_clone()?;
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log2))
+            .kill_on_drop(true);
+        // SAFETY: prctl and setpgid are async-signal-safe; nothing else runs between fork and
+        // exec. The child dies when the harness dies, and gets its own process group so that a
+        // Ctrl-C in the terminal reaches only the harness, which then stops it in order.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                libc::setpgid(0, 0);
+                Ok(())
+            });
+        }
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.program.display()))?;
+        self.child = Some(child);
+        self.paused = false;
+        Ok(())
+    }
+
+    /// Whether the process has exited (and reaps it if so).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    fn signal(&self, sig: i32) -> bool {
+        match self.pid() {
+            // SAFETY: plain kill(2) on our own child's pid.
+            Some(pid) => unsafe { libc::kill(pid as i32, sig) == 0 },
+            None => false,
+        }
+    }
+
+    /// SIGKILL and reap.
+    pub async fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            if self.paused {
+                // A stopped process still dies of SIGKILL; resume anyway for tidy logs.
+                let _ = c
+                    .id()
+                    .map(|p| unsafe { libc::kill(p as i32, libc::SIGCONT) });
+            }
+            let _ = c.start_kill();
+            let _ = c.wait().await;
+        }
+        self.paused = false;
+    }
+
+    /// SIGTERM, wait up to `grace`, then SIGKILL.
+    pub async fn stop(&mut self, grace: std::time::Duration) {
+        if self.paused {
+            self.resume();
+        }
+        if self.signal(libc::SIGTERM) {
+            if let Some(c) = self.child.as_mut() {
+                if tokio::time::timeout(grace, c.wait()).await.is_ok() {
+                    self.child = None;
+                    return;
+                }
+            }
+        }
+        self.kill().await;
+    }
+
+    /// SIGSTOP.
+    pub fn pause(&mut self) -> bool {
+        let ok = self.signal(libc::SIGSTOP);
+        self.paused |= ok;
+        ok
+    }
+
+    /// SIGCONT.
+    pub fn resume(&mut self) -> bool {
+        let ok = self.signal(libc::SIGCONT);
+        if ok {
+            self.paused = false;
+        }
+        ok
+    }
+
+    /// The last lines of the log, for error messages.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        all[all.len().saturating_sub(lines)..].join(" | ")
+    }
+}
+
+impl Drop for ManagedProcess {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            if self.paused {
+                let _ = c
+                    .id()
+                    .map(|p| unsafe { libc::kill(p as i32, libc::SIGCONT) });
+            }
+            let _ = c.start_kill();
+            // Reap synchronously so that the data directory can be removed after us.
+            if let Some(pid) = c.id() {
+                let mut status = 0;
+                // SAFETY: waitpid on our own child.
+                unsafe { libc::waitpid(pid as i32, &mut status, 0) };
+            }
+        }
+    }
+}
+
+/// Finds an executable by name on PATH and in the sbin directories Debian uses for servers.
+pub fn find_binary(names: &[&str]) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    for d in [
+        "/usr/sbin",
+        "/usr/local/sbin",
+        "/sbin",
+        "/usr/bin",
+        "/usr/local/bin",
+    ] {
+        dirs.push(PathBuf::from(d));
+    }
+    for name in names {
+        for d in &dirs {
+            let p = d.join(name);
+            if is_executable(&p) {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; the caller binds it soon after).
+pub fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("cannot bind a local port")?;
+    Ok(l.local_addr()?.port())
+}

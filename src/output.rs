@@ -1,0 +1,128 @@
+//! The compact terminal table: one row per strategy, and the lines explaining failures.
+
+use crate::checker::Verdict;
+use crate::summary::Summary;
+use std::fmt::Write;
+
+const HEADERS: [&str; 15] = [
+    "strategy",
+    "ops/s",
+    "reads",
+    "writes",
+    "fail",
+    "info",
+    "stale",
+    "stale p99",
+    "window p99",
+    "diverg",
+    "dirty",
+    "lost",
+    "mono",
+    "ryw",
+    "result",
+];
+
+fn ms(v: f64, count: u64) -> String {
+    if count == 0 {
+        "-".into()
+    } else if v >= 100.0 {
+        format!("{v:.0}ms")
+    } else {
+        format!("{v:.1}ms")
+    }
+}
+
+/// The result cell: PASS/FAIL against expectations, with the checker's verdict.
+pub fn result_cell(s: &Summary) -> String {
+    let checker = match s.check.verdict {
+        Verdict::Valid => "clean",
+        Verdict::Invalid => "anomalies",
+        Verdict::Unknown => "unknown",
+    };
+    if s.incomplete {
+        format!("INCOMPLETE ({checker})")
+    } else if s.valid {
+        format!("PASS ({checker})")
+    } else {
+        format!("FAIL ({checker})")
+    }
+}
+
+fn row(s: &Summary) -> Vec<String> {
+    let c = &s.check;
+    let a = &c.anomalies;
+    vec![
+        s.strategy.clone(),
+        format!("{:.0}", c.throughput_ops_s),
+        c.ops.read.ok.to_string(),
+        c.ops.write.ok.to_string(),
+        (c.ops.read.fail + c.ops.write.fail).to_string(),
+        (c.ops.read.info + c.ops.write.info).to_string(),
+        a.stale_reads.to_string(),
+        ms(c.staleness.time_ms.p99, c.staleness.time_ms.count),
+        ms(
+            c.inconsistency_window.ms.p99,
+            c.inconsistency_window.ms.count,
+        ),
+        a.divergent_keys.to_string(),
+        a.dirty_reads.to_string(),
+        a.lost_writes.to_string(),
+        a.monotonic_read_violations.to_string(),
+        a.read_your_writes_violations.to_string(),
+        result_cell(s),
+    ]
+}
+
+/// Renders the table for `summaries`, followed by one line per failed expectation and per
+/// impossible read (which means a harness bug or corruption).
+pub fn table(summaries: &[Summary]) -> String {
+    let mut rows: Vec<Vec<String>> = vec![HEADERS.iter().map(|h| h.to_string()).collect()];
+    rows.extend(summaries.iter().map(row));
+    let widths: Vec<usize> = (0..HEADERS.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in &rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            if i == 0 || i == r.len() - 1 {
+                let _ = write!(line, "{:<w$}  ", cell, w = widths[i]);
+            } else {
+                let _ = write!(line, "{:>w$}  ", cell, w = widths[i]);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    for s in summaries {
+        out.push_str(&failure_lines(s));
+    }
+    out
+}
+
+/// One line per failed expectation, impossible read, and warning of a summary.
+pub fn failure_lines(s: &Summary) -> String {
+    let mut out = String::new();
+    for e in s.expectations.iter().filter(|e| !e.held) {
+        let actual = e
+            .actual
+            .map(|a| format!("{a}"))
+            .unwrap_or_else(|| "not reported".into());
+        let _ = writeln!(
+            out,
+            "{}: expectation `{}` failed (actual: {actual})",
+            s.strategy, e.expr
+        );
+    }
+    if s.check.anomalies.impossible_reads > 0 {
+        let _ = writeln!(
+            out,
+            "{}: {} impossible reads: values no write produced (a harness bug or corruption)",
+            s.strategy, s.check.anomalies.impossible_reads
+        );
+    }
+    for w in &s.check.warnings {
+        let _ = writeln!(out, "{}: warning: {w}", s.strategy);
+    }
+    out
+}

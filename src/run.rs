@@ -1,0 +1,372 @@
+//! The run pipeline, top to bottom: workload → servers → per strategy (fresh data → clients →
+//! quiescence → final state → ground truth → checker → summary) → results.
+
+use crate::checker::{self, CheckOptions};
+use crate::client::{run_client, Client, Stop};
+use crate::conn::{CacheConn, Conns, RoleAddrs};
+use crate::generator::{Generator, KeyDist, Values};
+use crate::history::files::{write_jsonl, COMMITS_FILE, FINAL_FILE, HISTORY_FILE};
+use crate::history::recorder::{Clock, Recorder};
+use crate::history::{process, EventType, FinalState};
+use crate::infra::{InfraKind, Stack};
+use crate::output;
+use crate::register;
+use crate::strategy::{self, Env};
+use crate::summary::{Summary, SCHEMA_VERSION};
+use crate::workload::{self, StrategyRun, Workload};
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// What `cachecheck run` was asked to do, after argument parsing.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub workload: PathBuf,
+    /// Replaces the workload's strategy list when not empty.
+    pub strategies: Vec<String>,
+    pub out: PathBuf,
+    pub seed: Option<u64>,
+    /// Per strategy, replaces `duration_s` (and clears `ops`).
+    pub duration_s: Option<f64>,
+    pub infra: Option<InfraKind>,
+    /// No per-strategy lines while running.
+    pub quiet: bool,
+}
+
+/// What a run produced.
+pub struct RunOutcome {
+    pub run_dir: PathBuf,
+    pub summaries: Vec<Summary>,
+    pub interrupted: bool,
+}
+
+impl RunOutcome {
+    pub fn all_valid(&self) -> bool {
+        !self.interrupted && self.summaries.iter().all(|s| s.valid)
+    }
+}
+
+/// Loads the workload and applies the command line's overrides: one validated config.
+pub fn resolve(opts: &RunOptions) -> Result<Workload> {
+    let mut w = workload::load(&opts.workload)?;
+    if let Some(seed) = opts.seed {
+        w.file.seed = seed;
+    }
+    if let Some(d) = opts.duration_s {
+        anyhow::ensure!(
+            d.is_finite() && d > 0.0,
+            "--duration: must be a positive number of seconds"
+        );
+        w.file.duration_s = d;
+        w.file.ops = 0;
+    }
+    if let Some(k) = opts.infra {
+        w.file.infra.kind = k;
+        w.file
+            .infra
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", opts.workload.display()))?;
+    }
+    if !opts.strategies.is_empty() {
+        let mut seen = std::collections::HashSet::new();
+        w.strategies = opts
+            .strategies
+            .iter()
+            .filter(|s| seen.insert(s.as_str()))
+            .map(|s| {
+                workload::strategy_run(&w.file, s)
+                    .map_err(|e| anyhow::anyhow!("--strategy {s}: {e}"))
+            })
+            .collect::<Result<_>>()?;
+    }
+    Ok(w)
+}
+
+/// Runs every strategy of the workload; see the module doc.
+pub async fn run(opts: &RunOptions, shutdown: CancellationToken) -> Result<RunOutcome> {
+    let w = resolve(opts)?;
+    let run_dir = create_run_dir(&opts.out, &w.file.name)?;
+    std::fs::write(run_dir.join("workload.toml"), &w.text)?;
+    let say = |s: String| {
+        if !opts.quiet {
+            eprintln!("{s}");
+        }
+    };
+
+    let t0 = Instant::now();
+    let stack = Stack::start(&w.file.infra, &run_dir).await?;
+    say(format!(
+        "started {} in {:.2} s",
+        stack.describe(),
+        t0.elapsed().as_secs_f64()
+    ));
+    let result = run_strategies(&w, &stack, &run_dir, opts, &shutdown).await;
+    stack.stop().await;
+    let summaries = result?;
+    update_latest(&opts.out, &run_dir);
+    Ok(RunOutcome {
+        run_dir,
+        interrupted: shutdown.is_cancelled(),
+        summaries,
+    })
+}
+
+async fn run_strategies(
+    w: &Workload,
+    stack: &Stack,
+    run_dir: &Path,
+    opts: &RunOptions,
+    shutdown: &CancellationToken,
+) -> Result<Vec<Summary>> {
+    let mut out = Vec::new();
+    for s in &w.strategies {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        let summary = run_strategy(w, s, stack, run_dir, shutdown).await?;
+        if !opts.quiet {
+            eprint!("{}", output::failure_lines(&summary));
+            eprintln!(
+                "{}: {:.0} ops/s, {} stale reads, {} divergent keys -> {}",
+                summary.strategy,
+                summary.check.throughput_ops_s,
+                summary.check.anomalies.stale_reads,
+                summary.check.anomalies.divergent_keys,
+                output::result_cell(&summary)
+            );
+        }
+        out.push(summary);
+    }
+    Ok(out)
+}
+
+/// Runs one strategy on freshly loaded data and writes its directory.
+async fn run_strategy(
+    w: &Workload,
+    s: &StrategyRun,
+    stack: &Stack,
+    run_dir: &Path,
+    shutdown: &CancellationToken,
+) -> Result<Summary> {
+    let f = &w.file;
+    let ep = stack.endpoints();
+    let op_timeout = Duration::from_millis(f.op_timeout_ms);
+    let ttl_ms = w.ttl_for(s);
+
+    // Fresh data: the register loaded at version 1, an empty cache.
+    let mut admin = mysql_async::Conn::new(ep.db.opts(false))
+        .await
+        .context("cannot connect to the database")?;
+    register::reset(&mut admin, &ep.db.database, f.keys)
+        .await
+        .context("cannot create the register table")?;
+    let mut cache_admin = CacheConn::new(&ep.redis_url(), Duration::from_secs(10))?;
+    cache_admin
+        .query::<()>(&redis::cmd("FLUSHDB"))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot flush redis: {}", e.msg()))?;
+
+    let dir = run_dir.join(&s.name);
+    std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let clock = Clock::start();
+    let (rec, writer) = Recorder::to_file(&dir.join(HISTORY_FILE), clock)?;
+    let addrs = RoleAddrs::direct(&ep.db, &ep.redis_host, ep.redis_port);
+    let env = Env {
+        rec: rec.clone(),
+        addrs: addrs.clone(),
+        ttl_ms,
+        op_timeout,
+        keys: f.keys,
+        trace: f.trace_steps,
+        shutdown: shutdown.clone(),
+    };
+    let strategy =
+        (strategy::lookup(&s.name).map_err(anyhow::Error::msg)?.build)(&s.settings, &env)?;
+    strategy.start().await?;
+
+    // Clients.
+    let stop = Stop {
+        deadline: Instant::now() + Duration::from_secs_f64(f.duration_s),
+        budget: (f.ops > 0).then(|| Arc::new(AtomicI64::new(f.ops as i64))),
+        cancel: shutdown.clone(),
+    };
+    let interval = (f.rate > 0.0).then(|| Duration::from_secs_f64(f.clients as f64 / f.rate));
+    let keys = KeyDist::from_workload(f);
+    let values = Values::starting_at(register::first_write_value(f.keys));
+    rec.internal(
+        process::HARNESS,
+        "phase",
+        EventType::Info,
+        None,
+        None,
+        Some(serde_json::json!({"phase": "clients-start"})),
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for p in 0..f.clients as i64 {
+        let conns = Conns::new(&addrs, op_timeout)?;
+        let client = Client::new(p, conns, rec.clone(), ttl_ms, f.trace_steps);
+        let gen = Generator::new(f.seed, p, keys.clone(), f.read_fraction, values.clone());
+        tasks.spawn(run_client(
+            client,
+            strategy.clone(),
+            gen,
+            stop.clone(),
+            op_timeout,
+            interval,
+        ));
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.context("a client task panicked")?;
+    }
+
+    // Quiescence: writers stopped; drain the strategy's queues, then let things settle.
+    rec.internal(
+        process::HARNESS,
+        "phase",
+        EventType::Info,
+        None,
+        None,
+        Some(serde_json::json!({"phase": "quiescence"})),
+    );
+    strategy.quiesce().await;
+    tokio::select! {
+        _ = tokio::time::sleep(Duration::from_millis(f.settle_ms)) => {}
+        _ = shutdown.cancelled() => {}
+    }
+    rec.internal(
+        process::HARNESS,
+        "phase",
+        EventType::Info,
+        None,
+        None,
+        Some(serde_json::json!({"phase": "settled"})),
+    );
+
+    // Final state and ground truth, read directly (never through a fault proxy).
+    let db_values = register::db_values(&mut admin).await?;
+    let mut finals = Vec::with_capacity(db_values.len());
+    for (key, db) in db_values {
+        let view = strategy
+            .cache_view(&mut cache_admin, key)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot read the final cache state: {}", e.msg()))?;
+        finals.push(FinalState {
+            key,
+            db,
+            cache: view.value,
+            cache_ttl_ms: view.ttl_ms,
+        });
+    }
+    let commits = register::commits(&mut admin).await?;
+    let _ = admin.disconnect().await;
+    writer.finish().context("cannot finish history.jsonl")?;
+    write_jsonl(&dir.join(COMMITS_FILE), &commits)?;
+    write_jsonl(&dir.join(FINAL_FILE), &finals)?;
+
+    // Check, and write the summary.
+    let report = checker::check_dir(
+        &dir,
+        &CheckOptions {
+            ttl_set: Some(ttl_ms > 0),
+            max_examples_per_kind: 20,
+        },
+    )?;
+    let mut summary = Summary {
+        schema_version: SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        run_id: run_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        strategy: s.name.clone(),
+        workload: f.name.clone(),
+        workload_file: w.path.display().to_string(),
+        seed: f.seed,
+        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        infra: stack.kind_name().into(),
+        settings: settings_json(w, s, ttl_ms),
+        incomplete: shutdown.is_cancelled(),
+        check: report,
+        extra: strategy.extra(),
+        ..Default::default()
+    };
+    summary.evaluate(&s.common.expect);
+    summary.write(&dir)?;
+    Ok(summary)
+}
+
+fn settings_json(w: &Workload, s: &StrategyRun, ttl_ms: u64) -> serde_json::Value {
+    let f = &w.file;
+    let own = serde_json::to_value(&s.settings).unwrap_or_default();
+    serde_json::json!({
+        "keys": f.keys,
+        "distribution": f.distribution,
+        "read_fraction": f.read_fraction,
+        "clients": f.clients,
+        "duration_s": f.duration_s,
+        "ops": f.ops,
+        "rate": f.rate,
+        "ttl_ms": ttl_ms,
+        "op_timeout_ms": f.op_timeout_ms,
+        "settle_ms": f.settle_ms,
+        "strategy": own,
+    })
+}
+
+/// Creates `out/<timestamp>-<name>`, never reusing an existing directory.
+fn create_run_dir(out: &Path, name: &str) -> Result<PathBuf> {
+    std::fs::create_dir_all(out).with_context(|| {
+        format!(
+            "cannot create the output directory {} (fix: --out DIR with a writable directory)",
+            out.display()
+        )
+    })?;
+    // Fail before any server starts if the directory is not writable.
+    let probe = out.join(format!(".cachecheck-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"probe").with_context(|| {
+        format!(
+            "the output directory {} is not writable (fix: --out DIR with a writable directory)",
+            out.display()
+        )
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    for i in 0..1000 {
+        let id = if i == 0 {
+            format!("{stamp}-{safe}")
+        } else {
+            format!("{stamp}-{safe}-{i}")
+        };
+        let p = out.join(id);
+        match std::fs::create_dir(&p) {
+            Ok(()) => return Ok(p),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", p.display())),
+        }
+    }
+    anyhow::bail!("cannot find a free run directory name in {}", out.display())
+}
+
+/// Points `out/latest` at the newest run (best effort).
+fn update_latest(out: &Path, run_dir: &Path) {
+    let link = out.join("latest");
+    let target = run_dir.file_name().map(PathBuf::from).unwrap_or_default();
+    let tmp = out.join(format!(".latest-{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    if std::os::unix::fs::symlink(&target, &tmp).is_ok() {
+        let _ = std::fs::rename(&tmp, &link);
+    }
+}

@@ -1,0 +1,102 @@
+//! Cache operations shared by strategies, and the cache-aside read path.
+
+use super::{CacheView, Outcome, ReadValue};
+use crate::client::Client;
+use crate::conn::{CacheConn, StepError};
+use crate::history::{EventType, Source};
+
+/// The Redis key of register key `k`.
+pub fn key(k: i64) -> String {
+    format!("cc:{k}")
+}
+
+/// GET: `Some(value)` on a hit. A value that is not an integer is returned as an error.
+pub async fn get(conn: &mut CacheConn, k: i64) -> Result<Option<i64>, StepError> {
+    let v: Option<String> = conn.query(redis::cmd("GET").arg(key(k))).await?;
+    match v {
+        None => Ok(None),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| StepError::Fail(format!("cache holds a non-integer value `{s}`"))),
+    }
+}
+
+/// SET with the TTL (`ttl_ms` 0: no expiry).
+pub async fn set(conn: &mut CacheConn, k: i64, v: i64, ttl_ms: u64) -> Result<(), StepError> {
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(key(k)).arg(v);
+    if ttl_ms > 0 {
+        cmd.arg("PX").arg(ttl_ms);
+    }
+    conn.query::<()>(&cmd).await
+}
+
+/// DEL.
+pub async fn del(conn: &mut CacheConn, k: i64) -> Result<(), StepError> {
+    conn.query::<i64>(redis::cmd("DEL").arg(key(k)))
+        .await
+        .map(|_| ())
+}
+
+/// The plain view of a key holding an integer: its value and PTTL.
+pub async fn plain_view(conn: &mut CacheConn, k: i64) -> Result<CacheView, StepError> {
+    let value = get(conn, k).await?;
+    let ttl: i64 = conn.query(redis::cmd("PTTL").arg(key(k))).await?;
+    Ok(CacheView {
+        value,
+        ttl_ms: value.map(|_| ttl),
+    })
+}
+
+/// Records the outcome of an internal step (when tracing is on).
+pub fn trace_step<T>(c: &Client, f: &str, key: i64, value: Option<i64>, r: &Result<T, StepError>) {
+    match r {
+        Ok(_) => c.step(f, EventType::Ok, key, value, None),
+        Err(e) => c.step(
+            f,
+            match e {
+                StepError::Fail(_) => EventType::Fail,
+                StepError::Info(_) => EventType::Info,
+            },
+            key,
+            value,
+            Some(serde_json::json!({ "error": e.msg() })),
+        ),
+    }
+}
+
+/// The cache-aside read: GET on `cache-read`; on a hit return it; on a miss read the database
+/// (`db`), fill the cache on `cache-fill` with the TTL, return the database's value. A cache
+/// read error counts as a miss; a failed fill is recorded and does not fail the read.
+pub async fn cache_aside_read(c: &mut Client, k: i64) -> Outcome<ReadValue> {
+    match get(&mut c.conns.cache_read, k).await {
+        Ok(Some(v)) => {
+            return Outcome::Ok(ReadValue {
+                value: Some(v),
+                source: Source::Cache,
+            })
+        }
+        Ok(None) => {}
+        Err(e) => c.step(
+            "cache-get",
+            EventType::Fail,
+            k,
+            None,
+            Some(serde_json::json!({ "error": e.msg() })),
+        ),
+    }
+    let v = match c.conns.db.read(k).await {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    if let Some(v) = v {
+        let ttl = c.ttl_ms;
+        let r = set(&mut c.conns.cache_fill, k, v, ttl).await;
+        trace_step(c, "cache-fill", k, Some(v), &r);
+    }
+    Outcome::Ok(ReadValue {
+        value: v,
+        source: Source::Db,
+    })
+}

@@ -1,0 +1,236 @@
+//! Expectations: `expect = ["converges", "dirty_reads == 0", "stale_p99_ms < 50"]`.
+//!
+//! An expectation is `converges` (shorthand for `divergent_keys == 0`) or `METRIC OP NUMBER`
+//! with OP one of `==`, `!=`, `<`, `<=`, `>`, `>=`. METRIC is a short name from [`ALIASES`] or
+//! a dotted path to a number in summary.json (e.g. `inconsistency_window.ms.p999`).
+
+use serde::{Deserialize, Serialize};
+
+/// Short metric names and the summary.json path each stands for.
+pub const ALIASES: &[(&str, &str)] = &[
+    ("stale_reads", "anomalies.stale_reads"),
+    ("divergent_keys", "anomalies.divergent_keys"),
+    ("dirty_reads", "anomalies.dirty_reads"),
+    ("lost_writes", "anomalies.lost_writes"),
+    (
+        "monotonic_read_violations",
+        "anomalies.monotonic_read_violations",
+    ),
+    (
+        "read_your_writes_violations",
+        "anomalies.read_your_writes_violations",
+    ),
+    ("impossible_reads", "anomalies.impossible_reads"),
+    ("stale_p50_ms", "staleness.time_ms.p50"),
+    ("stale_p90_ms", "staleness.time_ms.p90"),
+    ("stale_p99_ms", "staleness.time_ms.p99"),
+    ("stale_p999_ms", "staleness.time_ms.p999"),
+    ("stale_max_ms", "staleness.time_ms.max"),
+    ("stale_versions_max", "staleness.versions.max"),
+    ("window_p50_ms", "inconsistency_window.ms.p50"),
+    ("window_p90_ms", "inconsistency_window.ms.p90"),
+    ("window_p99_ms", "inconsistency_window.ms.p99"),
+    ("window_p999_ms", "inconsistency_window.ms.p999"),
+    ("window_max_ms", "inconsistency_window.ms.max"),
+    ("nines_1ms", "inconsistency_window.nines.1ms"),
+    ("nines_10ms", "inconsistency_window.nines.10ms"),
+    ("nines_100ms", "inconsistency_window.nines.100ms"),
+    ("nines_1s", "inconsistency_window.nines.1s"),
+    ("nines_10s", "inconsistency_window.nines.10s"),
+    ("read_p50_ms", "latency_ms.read.p50"),
+    ("read_p99_ms", "latency_ms.read.p99"),
+    ("write_p50_ms", "latency_ms.write.p50"),
+    ("write_p99_ms", "latency_ms.write.p99"),
+    ("ops_per_s", "throughput_ops_s"),
+    ("reads_ok", "ops.read.ok"),
+    ("writes_ok", "ops.write.ok"),
+    ("reads_info", "ops.read.info"),
+    ("writes_info", "ops.write.info"),
+    ("reads_fail", "ops.read.fail"),
+    ("writes_fail", "ops.write.fail"),
+    ("binlog_lag_p50_ms", "binlog_lag_ms.p50"),
+    ("binlog_lag_p99_ms", "binlog_lag_ms.p99"),
+    ("binlog_lag_max_ms", "binlog_lag_ms.max"),
+];
+
+/// Top-level summary.json sections a dotted path may start with.
+const SECTIONS: &[&str] = &[
+    "anomalies",
+    "staleness",
+    "inconsistency_window",
+    "latency_ms",
+    "ops",
+    "binlog_lag_ms",
+    "throughput_ops_s",
+    "duration_s",
+    "extra",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Cmp {
+    #[serde(rename = "==")]
+    Eq,
+    #[serde(rename = "!=")]
+    Ne,
+    #[serde(rename = "<")]
+    Lt,
+    #[serde(rename = "<=")]
+    Le,
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = ">=")]
+    Ge,
+}
+
+impl Cmp {
+    fn holds(self, a: f64, b: f64) -> bool {
+        match self {
+            Cmp::Eq => a == b,
+            Cmp::Ne => a != b,
+            Cmp::Lt => a < b,
+            Cmp::Le => a <= b,
+            Cmp::Gt => a > b,
+            Cmp::Ge => a >= b,
+        }
+    }
+}
+
+/// One parsed expectation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Expectation {
+    /// As written in the workload.
+    pub expr: String,
+    /// The summary.json path it reads.
+    pub path: String,
+    pub cmp: Cmp,
+    pub value: f64,
+}
+
+/// The outcome of one expectation on one summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpectationResult {
+    pub expr: String,
+    pub held: bool,
+    /// The measured value (`null` when the summary does not report the metric).
+    pub actual: Option<f64>,
+}
+
+impl Expectation {
+    pub fn parse(s: &str) -> Result<Expectation, String> {
+        let t = s.trim();
+        if t == "converges" {
+            return Ok(Expectation {
+                expr: t.into(),
+                path: "anomalies.divergent_keys".into(),
+                cmp: Cmp::Eq,
+                value: 0.0,
+            });
+        }
+        let ops = [
+            ("==", Cmp::Eq),
+            ("!=", Cmp::Ne),
+            ("<=", Cmp::Le),
+            (">=", Cmp::Ge),
+            ("<", Cmp::Lt),
+            (">", Cmp::Gt),
+        ];
+        let (pos, tok, cmp) = ops
+            .iter()
+            .filter_map(|(tok, c)| t.find(tok).map(|p| (p, *tok, *c)))
+            .min_by_key(|(p, tok, _)| (*p, usize::MAX - tok.len()))
+            .ok_or_else(|| {
+                format!("`{t}` is not an expectation (write `converges` or `METRIC OP NUMBER`, e.g. `stale_reads == 0`)")
+            })?;
+        let metric = t[..pos].trim();
+        let number = t[pos + tok.len()..].trim();
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("`{t}`: `{number}` is not a number"))?;
+        let path = resolve(metric).ok_or_else(|| {
+            let names: Vec<&str> = ALIASES.iter().map(|(a, _)| *a).collect();
+            format!(
+                "`{t}`: unknown metric `{metric}` (use one of {} or a summary.json path such as anomalies.stale_reads)",
+                names.join(", ")
+            )
+        })?;
+        Ok(Expectation {
+            expr: t.into(),
+            path,
+            cmp,
+            value,
+        })
+    }
+
+    /// Evaluates against a summary (as JSON). A metric the summary lacks fails the expectation.
+    pub fn evaluate(&self, summary: &serde_json::Value) -> ExpectationResult {
+        let actual = lookup(summary, &self.path);
+        ExpectationResult {
+            expr: self.expr.clone(),
+            held: actual.is_some_and(|a| self.cmp.holds(a, self.value)),
+            actual,
+        }
+    }
+}
+
+fn resolve(metric: &str) -> Option<String> {
+    if let Some((_, p)) = ALIASES.iter().find(|(a, _)| *a == metric) {
+        return Some((*p).to_string());
+    }
+    let first = metric.split('.').next()?;
+    let ok_chars = metric
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    (ok_chars && SECTIONS.contains(&first)).then(|| metric.to_string())
+}
+
+fn lookup(v: &serde_json::Value, path: &str) -> Option<f64> {
+    let mut cur = v;
+    for part in path.split('.') {
+        cur = cur.get(part)?;
+    }
+    cur.as_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_and_evaluates() {
+        let s = json!({"anomalies": {"stale_reads": 3, "divergent_keys": 0},
+                       "staleness": {"time_ms": {"p99": 12.5}}});
+        let e = Expectation::parse("stale_reads > 0").unwrap();
+        assert!(e.evaluate(&s).held);
+        let e = Expectation::parse("stale_reads == 0").unwrap();
+        assert!(!e.evaluate(&s).held);
+        assert_eq!(e.evaluate(&s).actual, Some(3.0));
+        assert!(Expectation::parse("converges").unwrap().evaluate(&s).held);
+        assert!(
+            Expectation::parse("stale_p99_ms <= 12.5")
+                .unwrap()
+                .evaluate(&s)
+                .held
+        );
+        assert!(
+            !Expectation::parse("stale_p99_ms < 12.5")
+                .unwrap()
+                .evaluate(&s)
+                .held
+        );
+        // A metric the summary does not report fails, with no value.
+        let r = Expectation::parse("binlog_lag_p99_ms < 5")
+            .unwrap()
+            .evaluate(&s);
+        assert!(!r.held);
+        assert_eq!(r.actual, None);
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(Expectation::parse("stale_reads").is_err());
+        assert!(Expectation::parse("stale_reads == many").is_err());
+        assert!(Expectation::parse("nope == 0").is_err());
+        assert!(Expectation::parse("anomalies.stale_reads >= 1").is_ok());
+    }
+}
