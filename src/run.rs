@@ -291,6 +291,7 @@ async fn run_strategy(
         incomplete: shutdown.is_cancelled(),
         check: report,
         extra: strategy.extra(),
+        binlog_lag_ms: strategy.lag_ms(),
         ..Default::default()
     };
     summary.evaluate(&s.common.expect);

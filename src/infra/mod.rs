@@ -335,11 +335,51 @@ impl Stack {
         }
     }
 
+    /// Fault: SIGKILL (or `docker kill`) a service. Redis loses its data; the database
+    /// recovers from its logs on restart.
+    pub async fn kill(&mut self, s: Service) -> Result<()> {
+        match self {
+            Stack::Local(l) => l.kill(s).await,
+            Stack::External(_) => Err(no_server_faults()),
+        }
+    }
+
+    /// Starts a killed service again and waits until it answers.
+    pub async fn restart(&mut self, s: Service) -> Result<()> {
+        match self {
+            Stack::Local(l) => l.restart(s).await,
+            Stack::External(_) => Err(no_server_faults()),
+        }
+    }
+
+    /// Fault: SIGSTOP (or `docker pause`) a service.
+    pub async fn pause(&mut self, s: Service) -> Result<()> {
+        match self {
+            Stack::Local(l) => l.pause(s),
+            Stack::External(_) => Err(no_server_faults()),
+        }
+    }
+
+    /// SIGCONT (or `docker unpause`).
+    pub async fn resume(&mut self, s: Service) -> Result<()> {
+        match self {
+            Stack::Local(l) => l.resume(s),
+            Stack::External(_) => Err(no_server_faults()),
+        }
+    }
+
     pub async fn stop(self) {
         if let Stack::Local(l) = self {
             (*l).stop().await;
         }
     }
+}
+
+fn no_server_faults() -> anyhow::Error {
+    InfraError::Unreachable(
+        "server faults (kill, restart, pause) need local or docker infrastructure, not external (fix: remove them from [[nemesis]] or use --infra local)".into(),
+    )
+    .into()
 }
 
 /// Parses `redis://host[:port][/db]` into host and port.

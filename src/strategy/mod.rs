@@ -97,8 +97,26 @@ pub trait Strategy: Send + Sync {
         cache::plain_view(conn, key).await
     }
 
+    /// Fault `kill-workers`: the strategy's background workers die as if the application
+    /// process had been killed: in-memory queues and buffers are lost (durable ones survive).
+    /// Returns false when the strategy has no workers.
+    async fn kill_workers(&self) -> bool {
+        false
+    }
+
+    /// Starts the workers again after [`Strategy::kill_workers`] (from durable state, if any).
+    async fn restart_workers(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+
     /// Strategy-specific figures for summary.json (`extra`), e.g. retry counts.
     fn extra(&self) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// Invalidation lag (binlog-driven strategies): from the writer's acknowledgement to the
+    /// cache delete; reported as `binlog_lag_ms` in summary.json.
+    fn lag_ms(&self) -> Option<crate::checker::Percentiles> {
         None
     }
 }
