@@ -1,2 +1,5 @@
 //! Live-server integration tests: one binary, a module per area. They start real MariaDB,
-//! Redis and fault-proxy processes through the harness.
+//! Redis and fault-proxy processes through the harness (the `cachecheck` binary).
+
+mod foundation;
+mod support;
