@@ -11,6 +11,7 @@
 //! * [`register`]: the register table, its writes, and the ground truth (commit log).
 //! * [`conn`]: a client's connections, one per role, reconnecting after faults.
 //! * [`strategy`]: cache write strategies, one module each behind one trait.
+//! * [`nemesis`]: faults on a schedule (proxy toxics, partitions, server kills and pauses).
 //! * [`generator`], [`client`]: the operation mix and the client tasks that record every op.
 //! * [`history`]: the event model, the recorder that streams it to disk, the file readers.
 //! * [`checker`]: pure functions over a run directory's files; verdicts and anomalies.
@@ -25,6 +26,7 @@ pub mod conn;
 pub mod generator;
 pub mod history;
 pub mod infra;
+pub mod nemesis;
 pub mod output;
 pub mod register;
 pub mod run;

@@ -8,7 +8,10 @@ use crate::generator::{Generator, KeyDist, Values};
 use crate::history::files::{write_jsonl, COMMITS_FILE, FINAL_FILE, HISTORY_FILE};
 use crate::history::recorder::{Clock, Recorder};
 use crate::history::{process, EventType, FinalState};
-use crate::infra::{InfraKind, Stack};
+use crate::infra::{Endpoints, InfraError, InfraKind, Role, Stack};
+use crate::nemesis::faults::FaultCtx;
+use crate::nemesis::proxy::{parse_listen, FaultProxy};
+use crate::nemesis::Nemesis;
 use crate::output;
 use crate::register;
 use crate::strategy::{self, Env};
@@ -90,21 +93,59 @@ pub async fn run(opts: &RunOptions, shutdown: CancellationToken) -> Result<RunOu
     let w = resolve(opts)?;
     let run_dir = create_run_dir(&opts.out, &w.file.name)?;
     std::fs::write(run_dir.join("workload.toml"), &w.text)?;
-    let say = |s: String| {
-        if !opts.quiet {
-            eprintln!("{s}");
+    let t0 = Instant::now();
+    let stack = match Stack::start(&w.file.infra, &run_dir).await {
+        Ok(s) => s,
+        Err(e) => {
+            // Nothing ran: leave no empty run directory behind.
+            let _ = std::fs::remove_dir_all(&run_dir);
+            return Err(e);
         }
     };
-
-    let t0 = Instant::now();
-    let stack = Stack::start(&w.file.infra, &run_dir).await?;
-    say(format!(
-        "started {} in {:.2} s",
-        stack.describe(),
-        t0.elapsed().as_secs_f64()
-    ));
-    let result = run_strategies(&w, &stack, &run_dir, opts, &shutdown).await;
-    stack.stop().await;
+    let ep = stack.endpoints().clone();
+    let proxy = match setup_proxy(&ep).await {
+        Ok(p) => p,
+        Err(e) => {
+            stack.stop().await;
+            let _ = std::fs::remove_dir_all(&run_dir);
+            return Err(e);
+        }
+    };
+    if !opts.quiet {
+        eprintln!(
+            "started {} in {:.2} s",
+            stack.describe(),
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    let addrs = match &proxy {
+        Some(p) => RoleAddrs {
+            db: ep.db.clone(),
+            addrs: p.listen.clone(),
+        },
+        None => RoleAddrs::direct(&ep.db, &ep.redis_host, ep.redis_port),
+    };
+    let ctx = RunCtx {
+        w: &w,
+        ep: &ep,
+        addrs,
+        proxy: proxy.clone(),
+        stack: Arc::new(tokio::sync::Mutex::new(stack)),
+        run_dir: &run_dir,
+        shutdown: &shutdown,
+    };
+    let result = run_strategies(&ctx, opts).await;
+    if let Some(p) = proxy {
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = p.reset();
+            p.delete_all()
+        })
+        .await;
+    }
+    match Arc::try_unwrap(ctx.stack) {
+        Ok(m) => m.into_inner().stop().await,
+        Err(_) => tracing::warn!("stack still in use at the end of the run"),
+    }
     let summaries = result?;
     update_latest(&opts.out, &run_dir);
     Ok(RunOutcome {
@@ -114,19 +155,51 @@ pub async fn run(opts: &RunOptions, shutdown: CancellationToken) -> Result<RunOu
     })
 }
 
-async fn run_strategies(
-    w: &Workload,
-    stack: &Stack,
-    run_dir: &Path,
-    opts: &RunOptions,
-    shutdown: &CancellationToken,
-) -> Result<Vec<Summary>> {
+/// Connects to the fault proxy, if the stack has one, and creates one proxy per role.
+async fn setup_proxy(ep: &Endpoints) -> Result<Option<Arc<FaultProxy>>> {
+    let Some(api) = ep.toxiproxy_api.clone() else {
+        return Ok(None);
+    };
+    let db_up = format!("{}:{}", ep.db.host, ep.db.port);
+    let redis_up = format!("{}:{}", ep.redis_host, ep.redis_port);
+    let p = tokio::task::spawn_blocking(move || -> Result<FaultProxy> {
+        let mut p = FaultProxy::connect(&api).map_err(|e| {
+            InfraError::Unreachable(format!(
+                "{e:#} (fix: check that the fault proxy runs at {api}, or set `direct = true` in [infra])"
+            ))
+        })?;
+        let spec: Vec<(Role, String, String)> = Role::ALL
+            .iter()
+            .map(|r| {
+                let up = if r.is_db() { &db_up } else { &redis_up };
+                (*r, "127.0.0.1:0".to_string(), up.clone())
+            })
+            .collect();
+        p.create(&spec, &|_, listen| parse_listen(listen))?;
+        Ok(p)
+    })
+    .await??;
+    Ok(Some(Arc::new(p)))
+}
+
+/// What every strategy's run shares.
+struct RunCtx<'a> {
+    w: &'a Workload,
+    ep: &'a Endpoints,
+    addrs: RoleAddrs,
+    proxy: Option<Arc<FaultProxy>>,
+    stack: Arc<tokio::sync::Mutex<Stack>>,
+    run_dir: &'a Path,
+    shutdown: &'a CancellationToken,
+}
+
+async fn run_strategies(cx: &RunCtx<'_>, opts: &RunOptions) -> Result<Vec<Summary>> {
     let mut out = Vec::new();
-    for s in &w.strategies {
-        if shutdown.is_cancelled() {
+    for s in &cx.w.strategies {
+        if cx.shutdown.is_cancelled() {
             break;
         }
-        let summary = run_strategy(w, s, stack, run_dir, shutdown).await?;
+        let summary = run_strategy(cx, s).await?;
         if !opts.quiet {
             eprint!("{}", output::failure_lines(&summary));
             eprintln!(
@@ -143,40 +216,62 @@ async fn run_strategies(
     Ok(out)
 }
 
+/// A database connection for the harness itself (never through a proxy), retried while the
+/// database restarts.
+async fn admin_conn(ep: &Endpoints, with_db: bool) -> Result<mysql_async::Conn> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match mysql_async::Conn::new(ep.db.opts(with_db)).await {
+            Ok(c) => return Ok(c),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(e).context("cannot connect to the database")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+fn phase(rec: &Recorder, name: &str) {
+    rec.internal(
+        process::HARNESS,
+        "phase",
+        EventType::Info,
+        None,
+        None,
+        Some(serde_json::json!({ "phase": name })),
+    );
+}
+
 /// Runs one strategy on freshly loaded data and writes its directory.
-async fn run_strategy(
-    w: &Workload,
-    s: &StrategyRun,
-    stack: &Stack,
-    run_dir: &Path,
-    shutdown: &CancellationToken,
-) -> Result<Summary> {
+async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Summary> {
+    let (w, ep, shutdown) = (cx.w, cx.ep, cx.shutdown);
     let f = &w.file;
-    let ep = stack.endpoints();
     let op_timeout = Duration::from_millis(f.op_timeout_ms);
     let ttl_ms = w.ttl_for(s);
 
-    // Fresh data: the register loaded at version 1, an empty cache.
-    let mut admin = mysql_async::Conn::new(ep.db.opts(false))
-        .await
-        .context("cannot connect to the database")?;
+    // Fresh data: the register loaded at version 1, an empty cache, no toxics.
+    let mut admin = admin_conn(ep, false).await?;
     register::reset(&mut admin, &ep.db.database, f.keys)
         .await
         .context("cannot create the register table")?;
+    let _ = admin.disconnect().await;
     let mut cache_admin = CacheConn::new(&ep.redis_url(), Duration::from_secs(10))?;
     cache_admin
         .query::<()>(&redis::cmd("FLUSHDB"))
         .await
         .map_err(|e| anyhow::anyhow!("cannot flush redis: {}", e.msg()))?;
+    if let Some(p) = cx.proxy.clone() {
+        tokio::task::spawn_blocking(move || p.reset()).await??;
+    }
+    crate::nemesis::injected::clear_delete_failure();
 
-    let dir = run_dir.join(&s.name);
+    let dir = cx.run_dir.join(&s.name);
     std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let clock = Clock::start();
     let (rec, writer) = Recorder::to_file(&dir.join(HISTORY_FILE), clock)?;
-    let addrs = RoleAddrs::direct(&ep.db, &ep.redis_host, ep.redis_port);
     let env = Env {
         rec: rec.clone(),
-        addrs: addrs.clone(),
+        addrs: cx.addrs.clone(),
         ttl_ms,
         op_timeout,
         keys: f.keys,
@@ -187,7 +282,7 @@ async fn run_strategy(
         (strategy::lookup(&s.name).map_err(anyhow::Error::msg)?.build)(&s.settings, &env)?;
     strategy.start().await?;
 
-    // Clients.
+    // Clients, and the nemesis beside them.
     let stop = Stop {
         deadline: Instant::now() + Duration::from_secs_f64(f.duration_s),
         budget: (f.ops > 0).then(|| Arc::new(AtomicI64::new(f.ops as i64))),
@@ -196,17 +291,20 @@ async fn run_strategy(
     let interval = (f.rate > 0.0).then(|| Duration::from_secs_f64(f.clients as f64 / f.rate));
     let keys = KeyDist::from_workload(f);
     let values = Values::starting_at(register::first_write_value(f.keys));
-    rec.internal(
-        process::HARNESS,
-        "phase",
-        EventType::Info,
-        None,
-        None,
-        Some(serde_json::json!({"phase": "clients-start"})),
+    phase(&rec, "clients-start");
+    let nemesis = Nemesis::spawn(
+        &w.faults,
+        FaultCtx {
+            proxy: cx.proxy.clone(),
+            stack: cx.stack.clone(),
+            strategy: strategy.clone(),
+            seed: f.seed,
+        },
+        rec.clone(),
     );
     let mut tasks = tokio::task::JoinSet::new();
     for p in 0..f.clients as i64 {
-        let conns = Conns::new(&addrs, op_timeout)?;
+        let conns = Conns::new(&cx.addrs, op_timeout)?;
         let client = Client::new(p, conns, rec.clone(), ttl_ms, f.trace_steps);
         let gen = Generator::new(f.seed, p, keys.clone(), f.read_fraction, values.clone());
         tasks.spawn(run_client(
@@ -222,30 +320,20 @@ async fn run_strategy(
         r.context("a client task panicked")?;
     }
 
-    // Quiescence: writers stopped; drain the strategy's queues, then let things settle.
-    rec.internal(
-        process::HARNESS,
-        "phase",
-        EventType::Info,
-        None,
-        None,
-        Some(serde_json::json!({"phase": "quiescence"})),
-    );
+    // Quiescence: writers stopped, every fault healed, queues drained; then settle.
+    phase(&rec, "quiescence");
+    let faults = nemesis.finish().await;
+    crate::nemesis::injected::clear_delete_failure();
     strategy.quiesce().await;
     tokio::select! {
         _ = tokio::time::sleep(Duration::from_millis(f.settle_ms)) => {}
         _ = shutdown.cancelled() => {}
     }
-    rec.internal(
-        process::HARNESS,
-        "phase",
-        EventType::Info,
-        None,
-        None,
-        Some(serde_json::json!({"phase": "settled"})),
-    );
+    phase(&rec, "settled");
 
     // Final state and ground truth, read directly (never through a fault proxy).
+    let mut admin = admin_conn(ep, true).await?;
+    let mut cache_admin = CacheConn::new(&ep.redis_url(), Duration::from_secs(10))?;
     let db_values = register::db_values(&mut admin).await?;
     let mut finals = Vec::with_capacity(db_values.len());
     for (key, db) in db_values {
@@ -277,7 +365,8 @@ async fn run_strategy(
     let mut summary = Summary {
         schema_version: SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").into(),
-        run_id: run_dir
+        run_id: cx
+            .run_dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
@@ -286,10 +375,14 @@ async fn run_strategy(
         workload_file: w.path.display().to_string(),
         seed: f.seed,
         started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        infra: stack.kind_name().into(),
+        infra: f.infra.kind_name().into(),
         settings: settings_json(w, s, ttl_ms),
         incomplete: shutdown.is_cancelled(),
         check: report,
+        faults: faults
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap_or_default())
+            .collect(),
         extra: strategy.extra(),
         binlog_lag_ms: strategy.lag_ms(),
         ..Default::default()

@@ -12,6 +12,10 @@ pub struct LocalInfra {
     pub endpoints: Endpoints,
     db: ManagedProcess,
     redis: ManagedProcess,
+    /// The fault proxy (a real toxiproxy-server when on PATH, else `cachecheck proxy-server`).
+    proxy: Option<ManagedProcess>,
+    /// Which fault proxy runs, e.g. "toxiproxy-server" or "cachecheck proxy-server".
+    pub proxy_kind: Option<String>,
     /// Human-readable versions, e.g. "MariaDB 10.11.19".
     pub db_version: String,
     pub redis_version: String,
@@ -27,8 +31,13 @@ enum Flavor {
 }
 
 impl LocalInfra {
-    /// Starts both servers and waits until they answer.
+    /// Starts both servers (no fault proxy) and waits until they answer.
     pub async fn start(root: Option<&Path>) -> Result<LocalInfra> {
+        Self::start_with(root, false).await
+    }
+
+    /// Starts both servers and, if `with_proxy`, a Toxiproxy-compatible fault proxy.
+    pub async fn start_with(root: Option<&Path>, with_proxy: bool) -> Result<LocalInfra> {
         let dbd =
             find_binary(&["mariadbd", "mysqld"]).ok_or_else(|| InfraError::MissingBinary {
                 what: "mariadbd or mysqld".into(),
@@ -69,7 +78,7 @@ impl LocalInfra {
         );
         db.spawn()?;
         redis.spawn()?;
-        let endpoints = Endpoints {
+        let mut endpoints = Endpoints {
             db: DbEndpoint {
                 host: "127.0.0.1".into(),
                 port: db_port,
@@ -81,10 +90,19 @@ impl LocalInfra {
             redis_port,
             toxiproxy_api: None,
         };
+        let (proxy, proxy_kind) = if with_proxy {
+            let (p, kind, api) = start_proxy(dir.path())?;
+            endpoints.toxiproxy_api = Some(api);
+            (Some(p), Some(kind))
+        } else {
+            (None, None)
+        };
         let mut infra = LocalInfra {
             endpoints,
             db,
             redis,
+            proxy,
+            proxy_kind,
             db_version: String::new(),
             redis_version: String::new(),
             dir,
@@ -131,6 +149,23 @@ impl LocalInfra {
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         };
+        if let (Some(p), Some(api)) = (self.proxy.as_mut(), self.endpoints.toxiproxy_api.clone()) {
+            loop {
+                if let Some(st) = p.exited() {
+                    anyhow::bail!(
+                        "the fault proxy exited ({st}) during start-up: {}",
+                        p.log_tail(3)
+                    );
+                }
+                if proxy_answers(&api).await {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    anyhow::bail!("the fault proxy did not answer at {api} in time");
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
         self.db_version = db_version;
         self.redis_version = redis_version;
         Ok(())
@@ -140,7 +175,7 @@ impl LocalInfra {
         match s {
             Service::Db => Some(&mut self.db),
             Service::Redis => Some(&mut self.redis),
-            _ => None,
+            Service::Proxy => self.proxy.as_mut(),
         }
     }
 
@@ -172,17 +207,71 @@ impl LocalInfra {
     }
 
     pub fn pids(&self) -> Vec<u32> {
-        [self.db.pid(), self.redis.pid()]
-            .into_iter()
-            .flatten()
-            .collect()
+        [
+            self.db.pid(),
+            self.redis.pid(),
+            self.proxy.as_ref().and_then(|p| p.pid()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     /// Stops both servers and removes their files.
     pub async fn stop(mut self) {
+        if let Some(p) = self.proxy.as_mut() {
+            p.kill().await;
+        }
         self.redis.kill().await;
         self.db.stop(Duration::from_secs(5)).await;
     }
+}
+
+/// Starts the fault proxy on a free port: `toxiproxy-server` when on PATH, else this binary's
+/// built-in `proxy-server`. Returns the process, its kind and the API address.
+fn start_proxy(dir: &Path) -> Result<(ManagedProcess, String, String)> {
+    let port = free_port()?;
+    let (program, args, kind) = match find_binary(&["toxiproxy-server"]) {
+        Some(p) => (
+            p,
+            vec![
+                "-host".into(),
+                "127.0.0.1".into(),
+                "-port".into(),
+                port.to_string(),
+            ],
+            "toxiproxy-server".to_string(),
+        ),
+        None => (
+            std::env::current_exe().context("cannot find the cachecheck binary")?,
+            vec![
+                "proxy-server".into(),
+                "--listen".into(),
+                format!("127.0.0.1:{port}"),
+            ],
+            "cachecheck proxy-server".to_string(),
+        ),
+    };
+    let mut p = ManagedProcess::new("fault proxy", program, args, dir.join("proxy.log"));
+    p.spawn()?;
+    Ok((p, kind, format!("127.0.0.1:{port}")))
+}
+
+/// Whether a Toxiproxy API answers `GET /version` at `api` (`host:port`).
+async fn proxy_answers(api: &str) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(Ok(mut s)) =
+        tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(api)).await
+    else {
+        return false;
+    };
+    let req = format!("GET /version HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).await.is_err() {
+        return false;
+    }
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(1), s.read_to_end(&mut buf)).await;
+    buf.starts_with(b"HTTP/1.1 200") || buf.starts_with(b"HTTP/1.0 200")
 }
 
 fn detect_flavor(bin: &Path) -> Flavor {

@@ -41,6 +41,14 @@ pub struct InfraConfig {
 }
 
 impl InfraConfig {
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            InfraKind::Local => "local",
+            InfraKind::Docker => "docker",
+            InfraKind::External => "external",
+        }
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if self.kind == InfraKind::External {
             if self.db_url.is_none() {
@@ -282,7 +290,11 @@ impl Stack {
                     db,
                     redis_host: host,
                     redis_port: port,
-                    toxiproxy_api: cfg.toxiproxy_url.clone(),
+                    toxiproxy_api: if cfg.direct {
+                        None
+                    } else {
+                        cfg.toxiproxy_url.clone()
+                    },
                 };
                 db_version(&ep.db).await.map_err(|e| {
                     InfraError::Unreachable(format!(
@@ -323,8 +335,15 @@ impl Stack {
     pub fn describe(&self) -> String {
         match self {
             Stack::Local(l) => format!(
-                "{} on 127.0.0.1:{} and redis {} on 127.0.0.1:{}",
-                l.db_version, l.endpoints.db.port, l.redis_version, l.endpoints.redis_port
+                "{} on 127.0.0.1:{}, redis {} on 127.0.0.1:{}{}",
+                l.db_version,
+                l.endpoints.db.port,
+                l.redis_version,
+                l.endpoints.redis_port,
+                match (&l.proxy_kind, &l.endpoints.toxiproxy_api) {
+                    (Some(k), Some(a)) => format!(", fault proxy ({k}) on {a}"),
+                    _ => String::new(),
+                }
             ),
             Stack::External(e) => format!(
                 "external database {}:{} and redis {}",

@@ -32,8 +32,12 @@ pub async fn set(conn: &mut CacheConn, k: i64, v: i64, ttl_ms: u64) -> Result<()
     conn.query::<()>(&cmd).await
 }
 
-/// DEL.
+/// DEL. Fails without reaching Redis while an injected delete failure is active
+/// (`delete-failure` with `mode = "error"`).
 pub async fn del(conn: &mut CacheConn, k: i64) -> Result<(), StepError> {
+    if crate::nemesis::injected::delete_should_fail() {
+        return Err(StepError::Fail("injected cache delete failure".into()));
+    }
     conn.query::<i64>(redis::cmd("DEL").arg(key(k)))
         .await
         .map(|_| ())

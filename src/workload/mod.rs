@@ -171,6 +171,8 @@ pub struct Workload {
     pub path: PathBuf,
     pub text: String,
     pub strategies: Vec<StrategyRun>,
+    /// The fault schedule (`[[nemesis]]`).
+    pub faults: Vec<crate::nemesis::spec::FaultSpec>,
 }
 
 impl Workload {
@@ -205,6 +207,20 @@ pub fn parse(text: &str, fname: &str) -> Result<Workload, WorkloadError> {
         .iter()
         .map(|name| strategy_run(&file, name).map_err(err))
         .collect::<Result<Vec<_>, _>>()?;
+    let faults = file
+        .nemesis
+        .iter()
+        .enumerate()
+        .map(|(i, t)| crate::nemesis::spec::parse(i, t).map_err(err))
+        .collect::<Result<Vec<_>, _>>()?;
+    if file.infra.direct {
+        if let Some(i) = faults.iter().position(|f| f.kind.needs_proxy()) {
+            return Err(err(format!(
+                "nemesis[{i}]: a `{}` fault needs the fault proxy, but [infra] sets `direct = true` (fix: remove `direct = true`)",
+                faults[i].kind.name()
+            )));
+        }
+    }
     for name in file.strategy.keys() {
         if !file.strategies.contains(name) {
             // Settings for a strategy that is not in the list are allowed (`--strategy` may
@@ -217,6 +233,7 @@ pub fn parse(text: &str, fname: &str) -> Result<Workload, WorkloadError> {
         path: PathBuf::from(fname),
         text: text.to_string(),
         strategies,
+        faults,
     })
 }
 
@@ -364,6 +381,22 @@ mod tests {
     fn unknown_strategy_is_an_error() {
         let e = parse("name = \"x\"\nstrategies = [\"nope\"]\n", "w.toml").unwrap_err();
         assert!(e.to_string().contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn proxy_faults_need_the_proxy() {
+        let e = parse(
+            "name = \"x\"\n[infra]\ndirect = true\n[[nemesis]]\nfault = \"latency\"\nrole = \"db\"\nlatency_ms = 5\nat_s = 0\nduration_s = 1\n",
+            "w.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("nemesis[0]"), "{e}");
+        let w = parse(
+            "name = \"x\"\n[[nemesis]]\nfault = \"kill\"\nservice = \"redis\"\nat_s = 0\nduration_s = 1\n",
+            "w.toml",
+        )
+        .unwrap();
+        assert_eq!(w.faults.len(), 1);
     }
 
     #[test]

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what cachecheck needs on a Debian machine and is missing: MariaDB and Redis servers
+# (the harness starts private instances of them), and the headers its Rust dependencies build
+# against. Idempotent; needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+need=()
+have_bin() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+have_bin mariadbd || have_bin mysqld || need+=(mariadb-server)
+have_bin redis-server || need+=(redis-server)
+command -v redis-benchmark >/dev/null 2>&1 || need+=(redis-tools)
+dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+command -v cc >/dev/null 2>&1 || need+=(gcc)
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found (fix: install Rust, https://rustup.rs)" >&2; exit 2; }
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  # Debian starts packaged services on install where it can; we never use them.
+  $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
