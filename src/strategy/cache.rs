@@ -70,6 +70,39 @@ pub fn trace_step<T>(c: &Client, f: &str, key: i64, value: Option<i64>, r: &Resu
     }
 }
 
+/// Records a fill with `window_ns`: from the start of the database read to the fill's
+/// acknowledgement, the window in which a writer's delete can be overtaken by this stale fill
+/// (what a double delete's delay must outwait; `cachecheck tune-delay` reads it).
+pub fn trace_fill(
+    c: &Client,
+    k: i64,
+    v: i64,
+    db_read_start: std::time::Instant,
+    r: &Result<(), StepError>,
+) {
+    let window = db_read_start.elapsed().as_nanos() as u64;
+    match r {
+        Ok(()) => c.step(
+            "cache-fill",
+            EventType::Ok,
+            k,
+            Some(v),
+            Some(serde_json::json!({ "window_ns": window })),
+        ),
+        Err(e) => c.step(
+            "cache-fill",
+            if matches!(e, StepError::Fail(_)) {
+                EventType::Fail
+            } else {
+                EventType::Info
+            },
+            k,
+            Some(v),
+            Some(serde_json::json!({ "window_ns": window, "error": e.msg() })),
+        ),
+    }
+}
+
 /// The cache-aside read: GET on `cache-read`; on a hit return it; on a miss read the database
 /// (`db`), fill the cache on `cache-fill` with the TTL, return the database's value. A cache
 /// read error counts as a miss; a failed fill is recorded and does not fail the read.
@@ -90,6 +123,7 @@ pub async fn cache_aside_read(c: &mut Client, k: i64) -> Outcome<ReadValue> {
             Some(serde_json::json!({ "error": e.msg() })),
         ),
     }
+    let db_read_start = std::time::Instant::now();
     let v = match c.conns.db.read(k).await {
         Ok(v) => v,
         Err(e) => return e.into(),
@@ -97,7 +131,7 @@ pub async fn cache_aside_read(c: &mut Client, k: i64) -> Outcome<ReadValue> {
     if let Some(v) = v {
         let ttl = c.ttl_ms;
         let r = set(&mut c.conns.cache_fill, k, v, ttl).await;
-        trace_step(c, "cache-fill", k, Some(v), &r);
+        trace_fill(c, k, v, db_read_start, &r);
     }
     Outcome::Ok(ReadValue {
         value: v,
