@@ -8,11 +8,11 @@
 //! The database's final value is also compared with the key's last commit; a mismatch means the
 //! ground truth is incomplete and gives a warning (not an anomaly).
 
+use super::fasthash::FastSet;
 use super::findings::{Findings, Property};
 use super::ops::Run;
 use super::truth::{KeyData, NO_ACK, NO_IDX, POS_NONE};
 use super::{Anomaly, Divergence, Input};
-use std::collections::HashSet;
 
 pub const PROPERTIES: &[Property] = &[Property::DivergentKeys];
 
@@ -22,7 +22,7 @@ pub fn check(input: &Input<'_>) -> Result<Findings, String> {
         return Ok(out);
     };
     let run = input.run;
-    let mut seen = HashSet::new();
+    let mut seen = FastSet::default();
     let (mut dup, mut dup_first) = (0u64, None);
     let (mut db_off, mut db_off_first) = (0u64, None);
     for f in finals {
@@ -52,7 +52,7 @@ pub fn check(input: &Input<'_>) -> Result<Findings, String> {
             cache: f.cache,
             ttl_repairs,
         });
-        let start = db_ack(run, kd, f.db);
+        let start = db_ack(kd, f.db);
         out.flag(Property::DivergentKeys, start, || {
             explain(
                 run,
@@ -86,25 +86,18 @@ fn opt(v: Option<i64>) -> String {
 }
 
 /// When the database's final value was acknowledged (0 if unknown).
-fn db_ack(run: &Run, kd: Option<&KeyData>, db: Option<i64>) -> u64 {
+fn db_ack(kd: Option<&KeyData>, db: Option<i64>) -> u64 {
     let Some(kd) = kd else { return 0 };
-    let pos = position(run, kd, db);
+    let pos = kd.position_of(db);
     kd.version_at(pos)
         .map(|v| v.ack_ns)
         .filter(|&a| a != NO_ACK)
         .unwrap_or(0)
 }
 
-fn position(run: &Run, kd: &KeyData, value: Option<i64>) -> u32 {
-    match run.keys.index_of(kd.key) {
-        Some(ki) => run.keys.position(ki, value),
-        None => POS_NONE,
-    }
-}
-
 /// `v12 (value 1017)`, `value 1009 (never committed)` or `null`.
-fn describe(run: &Run, kd: Option<&KeyData>, value: Option<i64>) -> String {
-    let pos = kd.map_or(POS_NONE, |kd| position(run, kd, value));
+fn describe(kd: Option<&KeyData>, value: Option<i64>) -> String {
+    let pos = kd.map_or(POS_NONE, |kd| kd.position_of(value));
     match (kd, value) {
         (_, None) => "nothing (null)".to_string(),
         (Some(kd), Some(_)) if pos != POS_NONE => kd.describe(pos),
@@ -126,7 +119,7 @@ fn explain(
     let mut events = Vec::new();
     if let Some(kd) = kd {
         for value in [Some(cache), db] {
-            if let Some(v) = kd.version_at(position(run, kd, value)) {
+            if let Some(v) = kd.version_at(kd.position_of(value)) {
                 let idx = if v.ack_idx != NO_IDX {
                     v.ack_idx
                 } else {
@@ -161,8 +154,8 @@ fn explain(
         end_ns: run.stats.last_ns.max(start),
         explanation: format!(
             "after quiescence the cache serves {} but the database holds {}; {repair}",
-            describe(run, kd, Some(cache)),
-            describe(run, kd, db),
+            describe(kd, Some(cache)),
+            describe(kd, db),
         ),
     }
 }
@@ -259,6 +252,19 @@ mod tests {
         assert_eq!(r.anomalies.divergent_keys, 0);
         assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
         assert!(r.warnings[0].contains("key 7 holds 2 but the last commit is 3"));
+    }
+
+    /// Regression: a huge `cache_ttl_ms` overflowed when the explanation converted it to ns
+    /// (found by `hostile_histories_never_panic`).
+    #[test]
+    fn a_huge_ttl_does_not_overflow() {
+        let r = check_final(
+            &history(),
+            &commits(),
+            &[fin(7, Some(3), Some(2), Some(i64::MAX))],
+        );
+        assert_eq!(r.divergent[0].ttl_repairs, Some(true));
+        assert_eq!(r.verdicts["divergent_keys"], Verdict::Invalid);
     }
 
     #[test]

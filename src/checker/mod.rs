@@ -10,7 +10,7 @@
 //!   (monotonic reads, read-your-writes), [`values`] (dirty, impossible reads, lost writes),
 //!   [`divergence`] (cache vs database after quiescence).
 //! * [`findings`]: what a checker returns (counts, examples with evidence); [`stats`]:
-//!   distributions, operation counts and latency.
+//!   distributions, operation counts and latency; [`fasthash`]: the maps' hasher.
 //!
 //! Checkers compose like Jepsen's `compose`: each judges its own properties; one that fails (an
 //! error or a panic) makes its properties `unknown` with a warning, never a crash; the merged
@@ -18,6 +18,7 @@
 //! (plus a sort of each key's acknowledged versions).
 
 pub mod divergence;
+pub mod fasthash;
 pub mod findings;
 pub mod ops;
 pub mod session;

@@ -12,10 +12,10 @@
 //! Malformed histories never panic: every oddity is tallied and reported once as a warning
 //! with the line of its first occurrence.
 
+use super::fasthash::FastMap;
 use super::stats::OpStats;
-use super::truth::{KeyData, Keys, NO_ACK, NO_IDX, POS_NONE};
+use super::truth::{position, KeyData, Keys, NO_ACK, NO_IDX, POS_NONE};
 use crate::history::{Commit, EventType, Source, F_FAULT, F_READ, F_WRITE};
-use std::collections::HashMap;
 
 /// `cmp_ns` of an operation that never completed.
 pub const NO_TIME: u64 = u64::MAX;
@@ -160,7 +160,7 @@ struct Tallies {
 /// Builds a [`Run`] from the commits and then the events, one at a time, in file order.
 pub struct Builder {
     keys: Keys,
-    proc_index: HashMap<i64, u32>,
+    proc_index: FastMap<i64, u32>,
     processes: Vec<i64>,
     procs: Vec<ProcState>,
     stats: OpStats,
@@ -176,7 +176,7 @@ impl Builder {
         let keys = Keys::from_commits(commits, &mut warnings);
         Builder {
             keys,
-            proc_index: HashMap::new(),
+            proc_index: FastMap::default(),
             processes: Vec::new(),
             procs: Vec::new(),
             stats: OpStats::default(),
@@ -307,35 +307,7 @@ impl Builder {
     ) {
         let Some(key) = p.key else { return };
         let ki = self.keys.key_index(key);
-        let resolve = p.write || outcome == Outcome::Ok;
-        let pos = if !resolve || (p.write && value.is_none()) {
-            POS_NONE
-        } else {
-            self.keys.position(ki, value)
-        };
         let kd = &mut self.keys.keys[ki as usize];
-        if p.write && pos != POS_NONE {
-            if let Some(v) = (pos as usize)
-                .checked_sub(1)
-                .and_then(|i| kd.versions.get_mut(i))
-            {
-                if v.write_inv_idx == NO_IDX {
-                    v.write_inv_idx = p.inv_idx;
-                }
-                if outcome == Outcome::Ok && !v.initial {
-                    if v.ack_ns == NO_ACK {
-                        v.ack_ns = cmp_ns;
-                        v.ack_idx = cmp_idx;
-                    } else {
-                        self.tallies.duplicate_ack.add(cmp_idx as usize);
-                        if cmp_ns < v.ack_ns {
-                            v.ack_ns = cmp_ns;
-                            v.ack_idx = cmp_idx;
-                        }
-                    }
-                }
-            }
-        }
         kd.ops.push(Op {
             inv_ns: p.inv_ns,
             cmp_ns,
@@ -343,7 +315,7 @@ impl Builder {
             inv_idx: p.inv_idx,
             cmp_idx,
             process: pi,
-            pos,
+            pos: POS_NONE, // resolved in `finish`, key by key
             write: p.write,
             outcome,
             source,
@@ -365,6 +337,10 @@ impl Builder {
                 "history.jsonl line {line} is cut short (the writer stopped mid-line); it was skipped"
             ));
         }
+        let mut map = FastMap::default();
+        for kd in &mut self.keys.keys {
+            resolve(kd, &mut map, &mut self.tallies.duplicate_ack);
+        }
         self.tallies.report(&mut warnings);
         report_reads_without_commits(&self.keys.keys, &mut warnings);
         Run {
@@ -373,6 +349,39 @@ impl Builder {
             stats: self.stats,
             fault_events: self.fault_events,
             warnings,
+        }
+    }
+}
+
+/// Resolves a key's operations against its commits: the position of each `ok` read's and each
+/// write's value, and for each `ok` write the acknowledgement of the version it wrote. Done key
+/// by key so that the lookups stay in a small, hot map.
+fn resolve(kd: &mut KeyData, map: &mut FastMap<i64, u32>, duplicate_ack: &mut Tally) {
+    kd.value_positions(map);
+    let has_initial = kd.has_initial;
+    for op in &mut kd.ops {
+        if !op.write && op.outcome != Outcome::Ok || op.write && !op.has_value {
+            continue;
+        }
+        op.pos = position(map, has_initial, op.value());
+        if !op.write || op.pos == POS_NONE {
+            continue;
+        }
+        let Some(v) = kd.versions.get_mut(op.pos as usize - 1) else {
+            continue;
+        };
+        if v.write_inv_idx == NO_IDX {
+            v.write_inv_idx = op.inv_idx;
+        }
+        if op.outcome != Outcome::Ok || v.initial {
+            continue;
+        }
+        if v.ack_ns != NO_ACK {
+            duplicate_ack.add(op.cmp_idx as usize);
+        }
+        if op.cmp_ns < v.ack_ns {
+            v.ack_ns = op.cmp_ns;
+            v.ack_idx = op.cmp_idx;
         }
     }
 }

@@ -10,11 +10,11 @@
 //! monotonic reads without being stale; a read older than one's own acknowledged write is
 //! also stale. One read can violate both and is then counted once in each.
 
+use super::fasthash::FastMap;
 use super::findings::{secs, Findings, Property};
 use super::ops::{Op, Outcome};
 use super::truth::{KeyData, POS_NONE};
 use super::{Anomaly, Input};
-use std::collections::HashMap;
 
 pub const PROPERTIES: &[Property] = &[
     Property::MonotonicReadViolations,
@@ -32,7 +32,7 @@ struct Seen {
 pub fn check(input: &Input<'_>) -> Result<Findings, String> {
     let mut out = Findings::new(input.opts);
     let procs = &input.run.processes;
-    let mut seen: HashMap<u32, Seen> = HashMap::new();
+    let mut seen: FastMap<u32, Seen> = FastMap::default();
     for kd in input.run.key_data() {
         seen.clear();
         for (i, op) in kd.ops.iter().enumerate() {
@@ -187,5 +187,16 @@ mod tests {
         let r = check(&own_info, &commits());
         assert_eq!(r.anomalies.read_your_writes_violations, 0);
         assert_eq!(r.verdicts["read_your_writes_violations"], Verdict::Valid);
+        let own_value = [
+            inv_w(10, 1, 7, 2),
+            ok_w(20, 1, 7, 2),
+            inv_r(30, 1, 7),
+            ok_r(31, 1, 7, Some(2)),
+            inv_r(40, 1, 7),
+            ok_r(41, 1, 7, Some(2)),
+        ];
+        let r = check(&own_value, &commits());
+        assert_eq!(r.anomalies.read_your_writes_violations, 0);
+        assert_eq!(r.anomalies.monotonic_read_violations, 0);
     }
 }

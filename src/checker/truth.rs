@@ -6,10 +6,9 @@
 //! position `i + 1` is the key's `i`-th commit in version order. Comparing positions compares
 //! versions, whatever numbers the versions carry.
 
+use super::fasthash::{FastMap, FastSet};
 use super::ops::Op;
 use crate::history::Commit;
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
 
 /// The position of a value that no commit of the key carries (or null on a key with initial
 /// data): it names no version.
@@ -18,6 +17,17 @@ pub const POS_NONE: u32 = u32::MAX;
 pub const NO_ACK: u64 = u64::MAX;
 /// A line index that does not exist (an initial commit, an op that never completed).
 pub const NO_IDX: u32 = u32::MAX;
+
+/// The position of `value` on a key (see the module doc), given the key's
+/// [`value_positions`](KeyData::value_positions) and whether it has initial data: the commit
+/// carrying it, 0 for null on a key without initial data, [`POS_NONE`] otherwise.
+pub fn position(map: &FastMap<i64, u32>, has_initial: bool, value: Option<i64>) -> u32 {
+    match value {
+        Some(v) => map.get(&v).copied().unwrap_or(POS_NONE),
+        None if has_initial => POS_NONE,
+        None => 0,
+    }
+}
 
 /// One committed version of a key.
 #[derive(Debug, Clone)]
@@ -66,6 +76,28 @@ impl KeyData {
         self.version_at(pos).map_or(0, |v| v.version)
     }
 
+    /// Fills `map` with value -> position for this key (a repeated value names its lowest
+    /// version).
+    pub fn value_positions(&self, map: &mut FastMap<i64, u32>) {
+        map.clear();
+        for (i, v) in self.versions.iter().enumerate().rev() {
+            map.insert(v.value, i as u32 + 1);
+        }
+    }
+
+    /// The same as [`position`] by a linear search, for one-off lookups.
+    pub fn position_of(&self, value: Option<i64>) -> u32 {
+        match value {
+            Some(v) => self
+                .versions
+                .iter()
+                .position(|x| x.value == v)
+                .map_or(POS_NONE, |i| i as u32 + 1),
+            None if self.has_initial => POS_NONE,
+            None => 0,
+        }
+    }
+
     /// `v17 (value 1017)`, or `v0 (absent)`.
     pub fn describe(&self, pos: u32) -> String {
         match self.version_at(pos) {
@@ -75,13 +107,11 @@ impl KeyData {
     }
 }
 
-/// All keys, with lookups by key and by (key, value).
+/// All keys, with a lookup by key.
 #[derive(Debug, Default)]
 pub struct Keys {
     pub keys: Vec<KeyData>,
-    index: HashMap<i64, u32>,
-    /// (key index, value) -> position.
-    values: HashMap<(u32, i64), u32>,
+    index: FastMap<i64, u32>,
 }
 
 /// Problems found in `commits.jsonl`, tallied so that each kind gives one warning.
@@ -102,23 +132,36 @@ impl Keys {
         order.sort_by_key(|&i| (commits[i].key, commits[i].version)); // stable: file order ties
         let mut problems = CommitProblems::default();
         let mut last: Option<(i64, i64)> = None;
+        // Of the current key (commits come grouped by key): its values, and whether a
+        // non-initial version was seen.
+        let mut values = FastSet::default();
+        let mut saw_non_initial = false;
         for i in order {
             let c = &commits[i];
             if last == Some((c.key, c.version)) {
                 tally(&mut problems.duplicate_versions, (c.key, c.version));
                 continue;
             }
+            if last.is_none_or(|(k, _)| k != c.key) {
+                values.clear();
+                saw_non_initial = false;
+            }
             last = Some((c.key, c.version));
             if c.version <= 0 {
                 tally(&mut problems.non_positive, (c.key, c.version));
             }
+            if !values.insert(c.value) {
+                tally(&mut problems.duplicate_values, (c.key, c.value));
+            }
             let ki = keys.key_index(c.key);
             let kd = &mut keys.keys[ki as usize];
             if c.initial {
-                if kd.versions.iter().any(|v| !v.initial) {
+                if saw_non_initial {
                     tally(&mut problems.late_initial, c.key);
                 }
                 kd.has_initial = true;
+            } else {
+                saw_non_initial = true;
             }
             kd.versions.push(Version {
                 version: c.version,
@@ -128,14 +171,6 @@ impl Keys {
                 ack_idx: NO_IDX,
                 write_inv_idx: NO_IDX,
             });
-            let pos = kd.versions.len() as u32;
-            match keys.values.entry((ki, c.value)) {
-                // Values are unique per key; if not, the value names its lowest version.
-                Entry::Occupied(_) => tally(&mut problems.duplicate_values, (c.key, c.value)),
-                Entry::Vacant(e) => {
-                    e.insert(pos);
-                }
-            }
         }
         problems.report(warnings);
         keys
@@ -157,22 +192,7 @@ impl Keys {
 
     /// The key's data, if the key is known.
     pub fn find(&self, key: i64) -> Option<&KeyData> {
-        self.index_of(key).map(|i| &self.keys[i as usize])
-    }
-
-    /// The index of `key`, if the key is known.
-    pub fn index_of(&self, key: i64) -> Option<u32> {
-        self.index.get(&key).copied()
-    }
-
-    /// The position of `value` on key `ki`: the commit carrying it, 0 for null on a key without
-    /// initial data, [`POS_NONE`] otherwise.
-    pub fn position(&self, ki: u32, value: Option<i64>) -> u32 {
-        match value {
-            Some(v) => self.values.get(&(ki, v)).copied().unwrap_or(POS_NONE),
-            None if self.keys[ki as usize].has_initial => POS_NONE,
-            None => 0,
-        }
+        self.index.get(&key).map(|&i| &self.keys[i as usize])
     }
 }
 

@@ -9,11 +9,11 @@
 //! A write that ended `info` (or never completed) and did commit makes its value legitimate:
 //! reading it is neither dirty nor impossible. `fail` and `info` reads are not judged.
 
+use super::fasthash::FastMap;
 use super::findings::{secs, Findings, Property};
 use super::ops::{Op, Outcome};
 use super::truth::{KeyData, NO_IDX, POS_NONE};
 use super::{Anomaly, Input};
-use std::collections::HashMap;
 
 pub const PROPERTIES: &[Property] = &[
     Property::DirtyReads,
@@ -26,7 +26,7 @@ pub fn check(input: &Input<'_>) -> Result<Findings, String> {
     let procs = &input.run.processes;
     let process_of = |op: &Op| procs.get(op.process as usize).copied().unwrap_or(-1);
     // Per key: uncommitted written value -> index of the first write op that carried it.
-    let mut uncommitted: HashMap<i64, usize> = HashMap::new();
+    let mut uncommitted: FastMap<i64, usize> = FastMap::default();
     for kd in input.run.key_data() {
         uncommitted.clear();
         for (i, op) in kd.ops.iter().enumerate() {
