@@ -10,5 +10,7 @@
 //!   endpoints.
 //! * [`history`]: the event model, the recorder that streams it to disk, the file readers.
 //! * [`checker`]: pure functions over a run directory's files; verdicts and anomalies.
+//! * [`proxy_server`]: the built-in fault proxy speaking Toxiproxy's REST API, with its toxics.
 pub mod checker;
 pub mod history;
+pub mod proxy_server;

@@ -1,2 +1,4 @@
 //! Live-server integration tests: one binary, a module per area. They start real MariaDB,
 //! Redis and fault-proxy processes through the harness.
+
+mod proxy;
