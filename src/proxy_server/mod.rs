@@ -68,8 +68,13 @@ impl ProxyServer {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        use axum::serve::ListenerExt;
         let app = api::router(self.proxies.clone());
-        let served = axum::serve(self.listener, app)
+        // Small JSON answers on kept-alive connections must not wait for delayed ACKs.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         self.proxies.clear().await;

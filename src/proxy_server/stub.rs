@@ -116,6 +116,13 @@ impl Stub {
 
     /// Sleeps for `duration`; false if interrupted first.
     pub async fn sleep(&mut self, duration: Duration) -> bool {
+        if duration.is_zero() {
+            // No trip through the timer wheel (1 ms granularity) for a zero delay.
+            return matches!(
+                self.interrupt.try_recv(),
+                Err(mpsc::error::TryRecvError::Empty)
+            );
+        }
         tokio::select! {
             biased;
             _ = self.interrupt.recv() => false,

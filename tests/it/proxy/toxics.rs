@@ -196,3 +196,56 @@ fn slow_close_delays_the_close() {
         start.elapsed()
     );
 }
+
+#[test]
+fn changing_toxics_mid_stream_keeps_every_byte_in_order() {
+    let server = server();
+    let listen = server.create_proxy("db", echo_server());
+    let stream = connect(listen);
+    let mut reader = stream.try_clone().unwrap();
+    let mut writer = stream;
+    let payload: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let expected = payload.clone();
+    let sender = std::thread::spawn(move || {
+        for piece in payload.chunks(8192) {
+            writer.write_all(piece).unwrap();
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    });
+    let receiver = std::thread::spawn(move || {
+        let mut back = vec![0u8; expected.len()];
+        reader.read_exact(&mut back).unwrap();
+        back == expected
+    });
+
+    let toxics = server.url("/proxies/db/toxics");
+    let post =
+        |url: &str, body: serde_json::Value| super::call(reqwest::Method::POST, url, Some(body)).0;
+    for round in 0..20 {
+        assert_eq!(
+            post(
+                &toxics,
+                json!({"name": "lat", "type": "latency", "attributes": {"latency": 1}})
+            ),
+            200
+        );
+        let slicer = json!({"name": "sl", "type": "slicer", "stream": "upstream",
+                            "attributes": {"average_size": 2000, "size_variation": 500}});
+        assert_eq!(post(&toxics, slicer), 200);
+        let bandwidth = json!({"name": "bw", "type": "bandwidth", "attributes": {"rate": 100_000}});
+        assert_eq!(post(&toxics, bandwidth), 200);
+        std::thread::sleep(Duration::from_millis(10));
+        let jitter = json!({"attributes": {"jitter": 1}, "toxicity": 0.5});
+        assert_eq!(post(&format!("{toxics}/lat"), jitter), 200);
+        let middle = if round % 2 == 0 { "lat" } else { "bw" };
+        server.remove_toxic("db", middle);
+        server.remove_toxic("db", "sl");
+        std::thread::sleep(Duration::from_millis(10));
+        assert_eq!(
+            super::call(reqwest::Method::POST, &server.url("/reset"), None).0,
+            204
+        );
+    }
+    sender.join().unwrap();
+    assert!(receiver.join().unwrap(), "bytes lost or reordered");
+}
