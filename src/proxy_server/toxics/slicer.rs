@@ -78,3 +78,51 @@ impl Toxic for Slicer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Slicer;
+
+    fn slices(slicer: &Slicer, len: usize) -> Vec<usize> {
+        let mut bounds = Vec::new();
+        slicer.chunk(0, len, &mut bounds);
+        assert_eq!((bounds[0], *bounds.last().unwrap()), (0, len));
+        bounds
+            .windows(2)
+            .skip(1)
+            .step_by(2)
+            .for_each(|w| assert_eq!(w[0], w[1], "contiguous"));
+        bounds.chunks(2).map(|pair| pair[1] - pair[0]).collect()
+    }
+
+    #[test]
+    fn slices_cover_the_chunk_in_sizes_near_the_average() {
+        let slicer = Slicer {
+            average_size: 10,
+            size_variation: 3,
+            delay: 0,
+        };
+        let sizes = slices(&slicer, 1000);
+        assert!(sizes.len() > 50);
+        assert!(
+            sizes.iter().all(|&size| size > 0 && size <= 13),
+            "{sizes:?}"
+        );
+    }
+
+    #[test]
+    fn degenerate_settings_still_terminate() {
+        let zero = Slicer {
+            average_size: 0,
+            size_variation: 0,
+            delay: 0,
+        };
+        assert_eq!(slices(&zero, 8), [1; 8]);
+        let no_variation = Slicer {
+            average_size: 4,
+            size_variation: 0,
+            delay: 0,
+        };
+        assert!(slices(&no_variation, 64).iter().all(|&size| size <= 4));
+    }
+}
