@@ -1,4 +1,4 @@
-//! Toxics: one file each, registered in [`REGISTRY`], in Toxiproxy's wire format.
+//! Toxics: one file each, registered in `REGISTRY`, in Toxiproxy's wire format.
 //!
 //! A toxic as the REST API shows it (field order as Toxiproxy's `ToxicWrapper`):
 //!
@@ -8,7 +8,7 @@
 //! ```
 //!
 //! * `name`: defaults to `<type>_<stream>`; unique within a proxy.
-//! * `type`: one of the names in [`REGISTRY`].
+//! * `type`: one of the names in `REGISTRY`.
 //! * `stream`: `upstream` (client -> server) or `downstream` (server -> client, the default).
 //! * `toxicity`: probability (0..1, default 1.0) that the toxic acts on a given connection; it is
 //!   drawn again each time the connection's chain is changed, as in Toxiproxy.
