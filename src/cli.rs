@@ -37,6 +37,15 @@ pub enum Command {
     Check(CheckArgs),
     /// List the strategies.
     Strategies,
+    /// Serve Toxiproxy's REST API and proxies (the built-in fault proxy).
+    ProxyServer(ProxyServerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProxyServerArgs {
+    /// Address of the REST API.
+    #[arg(long, default_value = "127.0.0.1:8474")]
+    pub listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, clap::Args)]
@@ -112,6 +121,10 @@ fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(a) => cmd_run(a),
         Command::Check(a) => check_cmd::run(&a.dir, a.json, a.write, &a.expect),
+        Command::ProxyServer(a) => {
+            crate::proxy_server::run_cli(a.listen)?;
+            Ok(EXIT_OK)
+        }
         Command::Strategies => {
             for r in crate::strategy::REGISTRY {
                 println!("{:<22} {}", r.name, r.about);

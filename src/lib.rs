@@ -15,6 +15,7 @@
 //! * [`generator`], [`client`]: the operation mix and the client tasks that record every op.
 //! * [`history`]: the event model, the recorder that streams it to disk, the file readers.
 //! * [`checker`]: pure functions over a run directory's files; verdicts and anomalies.
+//! * [`proxy_server`]: the built-in fault proxy speaking Toxiproxy's REST API, with its toxics.
 //! * [`summary`], [`output`]: summary.json and the terminal table.
 //! * [`run`]: the pipeline of `cachecheck run`, top to bottom; [`check_cmd`]: `cachecheck check`.
 //! * [`cli`]: argument parsing and exit codes (0 ok, 1 expectation failed, 2 error).
@@ -28,6 +29,7 @@ pub mod history;
 pub mod infra;
 pub mod nemesis;
 pub mod output;
+pub mod proxy_server;
 pub mod register;
 pub mod run;
 pub mod strategy;

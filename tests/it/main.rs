@@ -3,4 +3,5 @@
 
 mod faults;
 mod foundation;
+mod proxy;
 mod support;
