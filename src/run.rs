@@ -181,6 +181,7 @@ async fn run_strategy(
         op_timeout,
         keys: f.keys,
         trace: f.trace_steps,
+        seed: f.seed,
         shutdown: shutdown.clone(),
     };
     let strategy =
