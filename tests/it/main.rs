@@ -2,4 +2,5 @@
 //! Redis and fault-proxy processes through the harness (the `cachecheck` binary).
 
 mod foundation;
+mod strategies;
 mod support;
