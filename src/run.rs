@@ -276,6 +276,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Summary> {
         op_timeout,
         keys: f.keys,
         trace: f.trace_steps,
+        seed: f.seed,
         shutdown: shutdown.clone(),
     };
     let strategy = (strategy::lookup(s.base())

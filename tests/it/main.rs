@@ -4,4 +4,5 @@
 mod faults;
 mod foundation;
 mod proxy;
+mod strategies;
 mod support;
