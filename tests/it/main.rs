@@ -4,5 +4,6 @@
 mod faults;
 mod foundation;
 mod proxy;
+mod reliability;
 mod strategies;
 mod support;
