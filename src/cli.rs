@@ -64,6 +64,9 @@ pub struct RunArgs {
     /// Run length per strategy in seconds (overrides the workload's).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
+    /// Concurrent clients (overrides the workload's).
+    #[arg(long, value_name = "N")]
+    pub clients: Option<u32>,
     /// Where the servers run (overrides the workload's [infra] kind).
     #[arg(long, value_enum)]
     pub infra: Option<InfraKind>,
@@ -175,6 +178,7 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
         out: a.out,
         seed: a.seed,
         duration_s: a.duration,
+        clients: a.clients,
         infra: a.infra,
         quiet: a.quiet,
     };

@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Per strategy, replaces `duration_s` (and clears `ops`).
     pub duration_s: Option<f64>,
+    /// Replaces `clients`.
+    pub clients: Option<u32>,
     pub infra: Option<InfraKind>,
     /// No per-strategy lines while running.
     pub quiet: bool,
@@ -68,6 +70,13 @@ pub fn resolve(opts: &RunOptions) -> Result<Workload> {
         w.file.duration_s = d;
         w.file.ops = 0;
     }
+    if let Some(c) = opts.clients {
+        anyhow::ensure!(
+            (1..=10_000).contains(&c),
+            "--clients: must be between 1 and 10000"
+        );
+        w.file.clients = c;
+    }
     if let Some(k) = opts.infra {
         w.file.infra.kind = k;
         w.file
@@ -93,6 +102,7 @@ pub fn resolve(opts: &RunOptions) -> Result<Workload> {
 /// Runs every strategy of the workload; see the module doc.
 pub async fn run(opts: &RunOptions, shutdown: CancellationToken) -> Result<RunOutcome> {
     let w = resolve(opts)?;
+    raise_fd_limit();
     let run_dir = create_run_dir(&opts.out, &w.file.name)?;
     std::fs::write(run_dir.join("workload.toml"), &w.text)?;
     let t0 = Instant::now();
@@ -306,6 +316,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Summary> {
     let keys = KeyDist::from_workload(f);
     let values = Values::starting_at(register::first_write_value(f.keys));
     phase(&rec, "clients-start");
+    let sampler = crate::resources::Sampler::start(rec.clone());
     let nemesis = Nemesis::spawn(
         &w.faults,
         FaultCtx {
@@ -336,6 +347,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Summary> {
 
     // Quiescence: writers stopped, every fault healed, queues drained; then settle.
     phase(&rec, "quiescence");
+    let harness = sampler.finish().await;
     let faults = nemesis.finish().await;
     crate::nemesis::injected::clear_delete_failure();
     strategy.quiesce().await;
@@ -400,6 +412,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Summary> {
             .collect(),
         extra: strategy.extra(),
         binlog_lag_ms: strategy.lag_ms(),
+        harness: Some(harness),
         ..Default::default()
     };
     summary.evaluate(&s.common.expect);
@@ -423,6 +436,22 @@ fn settings_json(w: &Workload, s: &StrategyRun, ttl_ms: u64) -> serde_json::Valu
         "settle_ms": f.settle_ms,
         "strategy": own,
     })
+}
+
+/// Raises the soft limit of open files to the hard limit: every client holds a connection per
+/// role, so a thousand clients need thousands of descriptors.
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit on a local struct.
+    unsafe {
+        let mut l = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
+            l.rlim_cur = l.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &l);
+        }
+    }
 }
 
 /// Creates `out/<timestamp>-<name>`, never reusing an existing directory.
