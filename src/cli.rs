@@ -35,10 +35,24 @@ pub enum Command {
     Run(RunArgs),
     /// Re-check a result directory (or one you built by hand) and print the same figures.
     Check(CheckArgs),
+    /// A run's course over time: ops/s, fail/info, harness memory and fds per interval.
+    Timeline(TimelineArgs),
     /// List the strategies.
     Strategies,
     /// Serve Toxiproxy's REST API and proxies (the built-in fault proxy).
     ProxyServer(ProxyServerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TimelineArgs {
+    /// A strategy or run directory.
+    pub dir: PathBuf,
+    /// Interval length in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub every: f64,
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -124,6 +138,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(a) => cmd_run(a),
         Command::Check(a) => check_cmd::run(&a.dir, a.json, a.write, &a.expect),
+        Command::Timeline(a) => crate::timeline::run(&a.dir, a.every, a.json),
         Command::ProxyServer(a) => {
             crate::proxy_server::run_cli(a.listen)?;
             Ok(EXIT_OK)

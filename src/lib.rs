@@ -18,6 +18,7 @@
 //! * [`proxy_server`]: the built-in fault proxy speaking Toxiproxy's REST API, with its toxics.
 //! * [`resources`]: the harness's memory and file descriptors, sampled while a run goes.
 //! * [`summary`], [`output`]: summary.json and the terminal table.
+//! * [`timeline`]: a run's course over time (ops/s, harness memory), for soak runs.
 //! * [`run`]: the pipeline of `cachecheck run`, top to bottom; [`check_cmd`]: `cachecheck check`.
 //! * [`cli`]: argument parsing and exit codes (0 ok, 1 expectation failed, 2 error).
 pub mod check_cmd;
@@ -36,4 +37,5 @@ pub mod resources;
 pub mod run;
 pub mod strategy;
 pub mod summary;
+pub mod timeline;
 pub mod workload;
