@@ -35,10 +35,24 @@ pub enum Command {
     Run(RunArgs),
     /// Re-check a result directory (or one you built by hand) and print the same figures.
     Check(CheckArgs),
+    /// A run's course over time: ops/s, fail/info, harness memory and fds per interval.
+    Timeline(TimelineArgs),
     /// List the strategies.
     Strategies,
     /// Serve Toxiproxy's REST API and proxies (the built-in fault proxy).
     ProxyServer(ProxyServerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TimelineArgs {
+    /// A strategy or run directory.
+    pub dir: PathBuf,
+    /// Interval length in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub every: f64,
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -64,6 +78,9 @@ pub struct RunArgs {
     /// Run length per strategy in seconds (overrides the workload's).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
+    /// Concurrent clients (overrides the workload's).
+    #[arg(long, value_name = "N")]
+    pub clients: Option<u32>,
     /// Where the servers run (overrides the workload's [infra] kind).
     #[arg(long, value_enum)]
     pub infra: Option<InfraKind>,
@@ -121,6 +138,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(a) => cmd_run(a),
         Command::Check(a) => check_cmd::run(&a.dir, a.json, a.write, &a.expect),
+        Command::Timeline(a) => crate::timeline::run(&a.dir, a.every, a.json),
         Command::ProxyServer(a) => {
             crate::proxy_server::run_cli(a.listen)?;
             Ok(EXIT_OK)
@@ -175,6 +193,7 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
         out: a.out,
         seed: a.seed,
         duration_s: a.duration,
+        clients: a.clients,
         infra: a.infra,
         quiet: a.quiet,
     };

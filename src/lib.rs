@@ -16,7 +16,9 @@
 //! * [`history`]: the event model, the recorder that streams it to disk, the file readers.
 //! * [`checker`]: pure functions over a run directory's files; verdicts and anomalies.
 //! * [`proxy_server`]: the built-in fault proxy speaking Toxiproxy's REST API, with its toxics.
+//! * [`resources`]: the harness's memory and file descriptors, sampled while a run goes.
 //! * [`summary`], [`output`]: summary.json and the terminal table.
+//! * [`timeline`]: a run's course over time (ops/s, harness memory), for soak runs.
 //! * [`run`]: the pipeline of `cachecheck run`, top to bottom; [`check_cmd`]: `cachecheck check`.
 //! * [`cli`]: argument parsing and exit codes (0 ok, 1 expectation failed, 2 error).
 pub mod check_cmd;
@@ -31,7 +33,9 @@ pub mod nemesis;
 pub mod output;
 pub mod proxy_server;
 pub mod register;
+pub mod resources;
 pub mod run;
 pub mod strategy;
 pub mod summary;
+pub mod timeline;
 pub mod workload;

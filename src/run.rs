@@ -5,7 +5,9 @@ use crate::checker::{self, CheckOptions};
 use crate::client::{run_client, Client, Stop};
 use crate::conn::{CacheConn, Conns, RoleAddrs};
 use crate::generator::{Generator, KeyDist, Values};
-use crate::history::files::{write_jsonl, COMMITS_FILE, FINAL_FILE, HISTORY_FILE};
+use crate::history::files::{
+    write_jsonl, COMMITS_FILE, FINAL_FILE, HISTORY_FILE, PARTIAL_COMMITS_FILE,
+};
 use crate::history::recorder::{Clock, Recorder};
 use crate::history::{process, EventType, FinalState};
 use crate::infra::{Endpoints, InfraError, InfraKind, Role, Stack};
@@ -34,6 +36,8 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Per strategy, replaces `duration_s` (and clears `ops`).
     pub duration_s: Option<f64>,
+    /// Replaces `clients`.
+    pub clients: Option<u32>,
     pub infra: Option<InfraKind>,
     /// No per-strategy lines while running.
     pub quiet: bool,
@@ -66,6 +70,13 @@ pub fn resolve(opts: &RunOptions) -> Result<Workload> {
         w.file.duration_s = d;
         w.file.ops = 0;
     }
+    if let Some(c) = opts.clients {
+        anyhow::ensure!(
+            (1..=10_000).contains(&c),
+            "--clients: must be between 1 and 10000"
+        );
+        w.file.clients = c;
+    }
     if let Some(k) = opts.infra {
         w.file.infra.kind = k;
         w.file
@@ -91,6 +102,7 @@ pub fn resolve(opts: &RunOptions) -> Result<Workload> {
 /// Runs every strategy of the workload; see the module doc.
 pub async fn run(opts: &RunOptions, shutdown: CancellationToken) -> Result<RunOutcome> {
     let w = resolve(opts)?;
+    raise_fd_limit();
     let run_dir = create_run_dir(&opts.out, &w.file.name)?;
     std::fs::write(run_dir.join("workload.toml"), &w.text)?;
     let t0 = Instant::now();
@@ -267,6 +279,16 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Summary> {
 
     let dir = cx.run_dir.join(&s.name);
     std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // The loaded data, so that a run that dies can still be checked (see PARTIAL_COMMITS_FILE).
+    let initial: Vec<_> = (0..f.keys as i64)
+        .map(|k| crate::history::Commit {
+            key: k,
+            version: 1,
+            value: register::initial_value(k),
+            initial: true,
+        })
+        .collect();
+    write_jsonl(&dir.join(PARTIAL_COMMITS_FILE), &initial)?;
     let clock = Clock::start();
     let (rec, writer) = Recorder::to_file(&dir.join(HISTORY_FILE), clock)?;
     let env = Env {
@@ -294,6 +316,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Summary> {
     let keys = KeyDist::from_workload(f);
     let values = Values::starting_at(register::first_write_value(f.keys));
     phase(&rec, "clients-start");
+    let sampler = crate::resources::Sampler::start(rec.clone());
     let nemesis = Nemesis::spawn(
         &w.faults,
         FaultCtx {
@@ -324,6 +347,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Summary> {
 
     // Quiescence: writers stopped, every fault healed, queues drained; then settle.
     phase(&rec, "quiescence");
+    let harness = sampler.finish().await;
     let faults = nemesis.finish().await;
     crate::nemesis::injected::clear_delete_failure();
     strategy.quiesce().await;
@@ -355,6 +379,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Summary> {
     writer.finish().context("cannot finish history.jsonl")?;
     write_jsonl(&dir.join(COMMITS_FILE), &commits)?;
     write_jsonl(&dir.join(FINAL_FILE), &finals)?;
+    std::fs::remove_file(dir.join(PARTIAL_COMMITS_FILE))?;
 
     // Check, and write the summary.
     let report = checker::check_dir(
@@ -387,6 +412,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Summary> {
             .collect(),
         extra: strategy.extra(),
         binlog_lag_ms: strategy.lag_ms(),
+        harness: Some(harness),
         ..Default::default()
     };
     summary.evaluate(&s.common.expect);
@@ -410,6 +436,22 @@ fn settings_json(w: &Workload, s: &StrategyRun, ttl_ms: u64) -> serde_json::Valu
         "settle_ms": f.settle_ms,
         "strategy": own,
     })
+}
+
+/// Raises the soft limit of open files to the hard limit: every client holds a connection per
+/// role, so a thousand clients need thousands of descriptors.
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit on a local struct.
+    unsafe {
+        let mut l = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
+            l.rlim_cur = l.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &l);
+        }
+    }
 }
 
 /// Creates `out/<timestamp>-<name>`, never reusing an existing directory.

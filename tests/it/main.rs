@@ -5,5 +5,6 @@ mod faults;
 mod foundation;
 mod proxy;
 mod races;
+mod reliability;
 mod strategies;
 mod support;
