@@ -32,12 +32,21 @@ pub async fn set(conn: &mut CacheConn, k: i64, v: i64, ttl_ms: u64) -> Result<()
     conn.query::<()>(&cmd).await
 }
 
-/// DEL. Fails without reaching Redis while an injected delete failure is active
-/// (`delete-failure` with `mode = "error"`).
-pub async fn del(conn: &mut CacheConn, k: i64) -> Result<(), StepError> {
+/// The injected delete failure (`delete-failure` with `mode = "error"`): `Err` when this
+/// invalidation must fail without reaching Redis. Every strategy's write-path invalidation
+/// (a DEL, a lease invalidation, a versioned tombstone, a rockscache mark) calls it, so the
+/// fault hits them all alike.
+pub fn injected_delete_failure() -> Result<(), StepError> {
     if crate::nemesis::injected::delete_should_fail() {
         return Err(StepError::Fail("injected cache delete failure".into()));
     }
+    Ok(())
+}
+
+/// DEL. Fails without reaching Redis while an injected delete failure is active
+/// (`delete-failure` with `mode = "error"`).
+pub async fn del(conn: &mut CacheConn, k: i64) -> Result<(), StepError> {
+    injected_delete_failure()?;
     conn.query::<i64>(redis::cmd("DEL").arg(key(k)))
         .await
         .map(|_| ())

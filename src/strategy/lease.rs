@@ -127,6 +127,7 @@ pub async fn fill(
 
 /// A write's delete: the value and the lease token, in one command.
 pub async fn invalidate(conn: &mut CacheConn, k: i64) -> Result<(), StepError> {
+    cache::injected_delete_failure()?;
     let cmd = redis::cmd("DEL")
         .arg(cache::key(k))
         .arg(lease_key(k))

@@ -99,6 +99,7 @@ pub async fn set(
 
 /// Marks `k` deleted; the entry expires after `delay_ms`.
 pub async fn tag_deleted(conn: &mut CacheConn, k: i64, delay_ms: u64) -> Result<(), StepError> {
+    cache::injected_delete_failure()?;
     let mut inv = TAG.prepare_invoke();
     inv.key(cache::key(k)).arg(delay_ms);
     conn.script::<i64>(&inv).await.map(|_| ())

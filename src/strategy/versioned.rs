@@ -158,7 +158,16 @@ impl Strategy for Versioned {
             WriteMode::Tombstone => ("cache-tombstone", None),
             WriteMode::Update => ("cache-set", Some(value)),
         };
-        let r = cas(&mut c.conns.cache_write, key, version, cached, ttl).await;
+        // A tombstone is the write's invalidation: the injected delete failure hits it as it
+        // hits a DEL.
+        let injected = match self.s.write_mode {
+            WriteMode::Tombstone => cache::injected_delete_failure(),
+            WriteMode::Update => Ok(()),
+        };
+        let r = match injected {
+            Ok(()) => cas(&mut c.conns.cache_write, key, version, cached, ttl).await,
+            Err(e) => Err(e),
+        };
         cache::trace_detail(c, f, key, cached, cas_detail(version, &r), &r);
         Outcome::Ok(())
     }

@@ -338,3 +338,62 @@ fn every_race_workload_is_tested() {
     }
     assert!(n >= 8, "only {n} race workloads");
 }
+
+/// `delete-failure` with `mode = "error"` fails every strategy's write-path invalidation, not
+/// only a plain DEL: lease's invalidation, versioned's tombstone and rockscache's mark fail
+/// too, so the failed-delete race (3.4) can be forced on them (before, they were exempt and
+/// looked clean under this fault).
+#[test]
+fn injected_delete_failure_hits_every_invalidation() {
+    let inv = run_workload(
+        r#"
+name = "injected-invalidation-failure"
+keys = 2
+clients = 4
+read_fraction = 0.5
+duration_s = 1.5
+strategies = ["db-then-delete", "lease", "versioned", "tag-deleted"]
+[infra]
+direct = true
+[[nemesis]]
+fault = "delete-failure"
+mode = "error"
+probability = 1.0
+at_s = 0.0
+duration_s = 10
+"#,
+        &["-q"],
+    );
+    assert_eq!(inv.code, 0, "{}\n{}", inv.stdout, inv.stderr);
+    for (s, step) in [
+        ("db-then-delete", "cache-del"),
+        ("lease", "cache-del"),
+        ("versioned", "cache-tombstone"),
+        ("tag-deleted", "tag-deleted"),
+    ] {
+        let text = std::fs::read_to_string(inv.strategy_dir(s).join("history.jsonl")).unwrap();
+        let events: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        // Steps that began after the fault was applied (a write racing its start may pass).
+        let start = events
+            .iter()
+            .find(|e| e["f"] == "fault" && e["detail"]["phase"] == "start")
+            .and_then(|e| e["time"].as_u64())
+            .expect("a fault start event");
+        let (mut ok, mut failed) = (0, 0);
+        for e in &events {
+            let late = e["time"].as_u64().is_some_and(|t| t > start + 5_000_000);
+            if late && e["f"] == step && e["process"].as_i64() >= Some(0) {
+                match e["type"].as_str() {
+                    Some("ok") => ok += 1,
+                    Some("fail") => failed += 1,
+                    _ => {}
+                }
+            }
+        }
+        assert!(failed > 0, "{s}: no failed {step}");
+        assert_eq!(ok, 0, "{s}: {ok} {step} steps succeeded under the fault");
+    }
+}
