@@ -87,10 +87,10 @@ for wl in sorted(os.listdir(out)):
                     fp[s].append(f"{wl} run {i}: {', '.join(bad)}")
 
 print(f"agreement over N={n} runs per workload (results: {out})\n")
-print(f"{'workload':<30} {'strategy':<36} {'expectation':<28} held")
+print(f"{'workload':<30} {'strategy':<36} {'expectation':<34} held")
 last = None
 for (wl, s, e), held in rows.items():
-    print(f"{wl if wl != last else '':<30} {s:<36} {e:<28} {held}/{runs[(wl, s)]}")
+    print(f"{wl if wl != last else '':<30} {s:<36} {e:<34} {held}/{runs[(wl, s)]}")
     last = wl
 print("\nexit codes per workload:")
 for wl, c in exits.items():
