@@ -32,6 +32,12 @@ pub struct RunOptions {
     /// Per strategy, replaces `duration_s` (and clears `ops`).
     pub duration_s: Option<f64>,
     pub infra: Option<InfraKind>,
+    /// Docker only: leave the stack running at the end.
+    pub keep: bool,
+    /// External servers' URLs; any of them implies `infra = external`.
+    pub db_url: Option<String>,
+    pub redis_url: Option<String>,
+    pub toxiproxy_url: Option<String>,
     /// No per-strategy lines while running.
     pub quiet: bool,
 }
@@ -63,12 +69,42 @@ pub fn resolve(opts: &RunOptions) -> Result<Workload> {
         w.file.duration_s = d;
         w.file.ops = 0;
     }
-    if let Some(k) = opts.infra {
-        w.file.infra.kind = k;
+    let urls = [
+        ("--db-url", &opts.db_url, &mut w.file.infra.db_url),
+        ("--redis-url", &opts.redis_url, &mut w.file.infra.redis_url),
+        (
+            "--toxiproxy-url",
+            &opts.toxiproxy_url,
+            &mut w.file.infra.toxiproxy_url,
+        ),
+    ];
+    let mut url_flag = None;
+    for (flag, given, field) in urls {
+        if let Some(u) = given {
+            *field = Some(u.clone());
+            url_flag = Some(flag);
+        }
+    }
+    match (url_flag, opts.infra) {
+        (Some(flag), Some(k)) if k != InfraKind::External => {
+            anyhow::bail!("{flag}: only with --infra external (or without --infra)")
+        }
+        (Some(_), _) => w.file.infra.kind = InfraKind::External,
+        (None, Some(k)) => w.file.infra.kind = k,
+        (None, None) => {}
+    }
+    if url_flag.is_some() || opts.infra.is_some() {
         w.file
             .infra
             .validate()
             .map_err(|e| anyhow::anyhow!("{}: {e}", opts.workload.display()))?;
+    }
+    if opts.keep {
+        anyhow::ensure!(
+            w.file.infra.kind == InfraKind::Docker,
+            "--keep: only with --infra docker (local servers end with cachecheck; external ones are never stopped)"
+        );
+        w.file.infra.keep = true;
     }
     if !opts.strategies.is_empty() {
         let mut seen = std::collections::HashSet::new();
@@ -97,13 +133,20 @@ pub async fn run(opts: &RunOptions, shutdown: CancellationToken) -> Result<RunOu
     };
 
     let t0 = Instant::now();
-    let stack = Stack::start(&w.file.infra, &run_dir).await?;
+    // Ctrl-C during start-up drops the start: what was started is removed on the way out.
+    let stack = tokio::select! {
+        s = Stack::start(&w.file.infra, &run_dir) => s?,
+        _ = shutdown.cancelled() => anyhow::bail!("interrupted while starting the servers"),
+    };
     say(format!(
         "started {} in {:.2} s",
         stack.describe(),
         t0.elapsed().as_secs_f64()
     ));
     let result = run_strategies(&w, &stack, &run_dir, opts, &shutdown).await;
+    if let Some(note) = stack.kept() {
+        eprintln!("cachecheck: {note}");
+    }
     stack.stop().await;
     let summaries = result?;
     update_latest(&opts.out, &run_dir);
@@ -245,7 +288,11 @@ async fn run_strategy(
         Some(serde_json::json!({"phase": "settled"})),
     );
 
-    // Final state and ground truth, read directly (never through a fault proxy).
+    // Final state and ground truth, read directly (never through a fault proxy), on fresh
+    // connections: the first ones may have died with a server that was killed or restarted.
+    drop(admin);
+    let mut admin = reconnect_admin(&ep.db).await?;
+    let mut cache_admin = CacheConn::new(&ep.redis_url(), Duration::from_secs(10))?;
     let db_values = register::db_values(&mut admin).await?;
     let mut finals = Vec::with_capacity(db_values.len());
     for (key, db) in db_values {
@@ -297,6 +344,21 @@ async fn run_strategy(
     summary.evaluate(&s.common.expect);
     summary.write(&dir)?;
     Ok(summary)
+}
+
+/// A database connection with the register's schema selected, retried for a while (the
+/// database may still be recovering from a restart).
+async fn reconnect_admin(db: &crate::infra::DbEndpoint) -> Result<mysql_async::Conn> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match mysql_async::Conn::new(db.opts(true)).await {
+            Ok(c) => return Ok(c),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(e).context("cannot reconnect to the database to read the final state")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
 }
 
 fn settings_json(w: &Workload, s: &StrategyRun, ttl_ms: u64) -> serde_json::Value {

@@ -12,6 +12,7 @@ pub struct Invocation {
     /// The run directory (`results/latest` resolved), when one was written.
     pub run_dir: Option<PathBuf>,
     /// Keeps the temporary directory alive as long as the invocation.
+    #[allow(dead_code)]
     pub tmp: tempfile::TempDir,
 }
 
