@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the local images of `cachecheck run --infra docker` with no image registry: Debian
-# root filesystems made by mmdebstrap from Debian's packages, imported with `docker import`.
+# root filesystems made by mmdebstrap from Debian's packages (variant essential, no recommends,
+# no docs), imported with `docker import`.
 #
 #   cachecheck/base:local     minimal Debian (libssl3, ca-certificates): the proxy's base
 #   cachecheck/mariadb:local  MariaDB from Debian (docker/db/entrypoint.sh, root over TCP)
@@ -9,7 +10,8 @@
 #                             (docker build with DOCKER_BUILDKIT=0 FROM the local base)
 #
 # Usage: scripts/build-images.sh [--force] [--only base|mariadb|redis|proxy]... [--bin PATH]
-#   --force      rebuild images that exist (default: skip them, so a re-run takes a second)
+#   --force      rebuild images that exist (default: skip them, so a re-run takes a second;
+#                with --bin, the proxy image is rebuilt when it holds another binary)
 #   --only NAME  build only these images (repeatable; the proxy needs the base)
 #   --bin PATH   the cachecheck binary for the proxy image (default: `cargo build --release`;
 #                $CARGO is the cargo command, e.g. CARGO=/tmp/cargo-locked)
@@ -75,7 +77,10 @@ rootfs() {
     local include
     include=$(IFS=,; echo "${pkgs[*]}")
     say "building $tag from Debian $suite ($include); log: $log"
+    # merged-usr hook: merged /usr without the usrmerge package (and the perl it pulls in).
     if ! mmdebstrap --variant=essential --include="$include" \
+        --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+        --aptopt='APT::Install-Recommends "false"' \
         --dpkgopt='path-exclude=/usr/share/man/*' \
         --dpkgopt='path-exclude=/usr/share/doc/*' \
         --dpkgopt='path-include=/usr/share/doc/*/copyright' \
@@ -123,11 +128,15 @@ build_proxy() {
     [ -x "$bin" ] || die "no cachecheck binary at $bin (fix: --bin PATH)"
     local ctx
     ctx=$(mktemp -d /tmp/cachecheck-proxy-image.XXXXXX)
-    if command -v strip >/dev/null; then strip -o "$ctx/cachecheck" "$bin"; else cp "$bin" "$ctx/cachecheck"; fi
+    strip -o "$ctx/cachecheck" "$bin" 2>/dev/null || cp "$bin" "$ctx/cachecheck"
     cp "$repo/docker/proxy/Dockerfile" "$repo/docker/proxy/toxiproxy-cli" "$ctx/"
     say "building cachecheck/proxy:local from $bin"
-    if ! DOCKER_BUILDKIT=0 docker build -q -t cachecheck/proxy:local "$ctx" >/dev/null; then
+    local built sha
+    sha=$(sha256sum <"$bin" | cut -d' ' -f1)
+    if ! built=$(DOCKER_BUILDKIT=0 docker build -q --label "cachecheck.binary-sha256=$sha" \
+        -t cachecheck/proxy:local "$ctx" 2>&1); then
         rm -rf "$ctx"
+        echo "$built" >&2
         die "docker build of cachecheck/proxy:local failed"
     fi
     rm -rf "$ctx"
@@ -140,15 +149,29 @@ build_proxy() {
     fi
 }
 
+# Whether the proxy image holds the binary given with --bin (true without --bin).
+proxy_current() {
+    [ -z "$bin" ] && return 0
+    [ -x "$bin" ] || die "no cachecheck binary at $bin (fix: --bin PATH)"
+    local have
+    have=$(docker image inspect -f '{{index .Config.Labels "cachecheck.binary-sha256"}}' cachecheck/proxy:local)
+    [ "$have" = "$(sha256sum <"$bin" | cut -d' ' -f1)" ]
+}
+
 for name in base mariadb redis proxy; do
     wanted "$name" || continue
     tag=cachecheck/$name:local
-    if exists "$tag" && [ "$force" = 0 ]; then
+    if exists "$tag" && [ "$force" = 0 ] && { [ "$name" != proxy ] || proxy_current; }; then
         say "$tag exists (--force rebuilds it)"
         continue
     fi
+    old=$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
     start=$(date +%s)
     "build_$name"
+    # The image it replaces, now untagged, goes (unless a container still uses it).
+    if [ -n "$old" ] && [ "$old" != "$(docker image inspect -f '{{.Id}}' "$tag")" ]; then
+        docker image rm "$old" >/dev/null 2>&1 || true
+    fi
     note "$tag" "$(( $(date +%s) - start ))"
 done
 for line in "${report[@]}"; do say "built $line"; done

@@ -523,8 +523,13 @@ async fn ensure_image(image: &str, source: &str, spec: &ImageSpec) -> Result<()>
             } else {
                 format!("from {source}")
             };
+            let or_none = if spec.service == Service::Proxy {
+                format!(", or {}=none to run without a fault proxy", spec.env)
+            } else {
+                String::new()
+            };
             Err(InfraError::Unreachable(format!(
-                "the {} image {image} ({origin}) is not in the Docker engine and cannot be pulled: {e:#} (fix: build the local images with scripts/build-images.sh, or set {} to an image the engine has)",
+                "the {} image {image} ({origin}) is not in the Docker engine and cannot be pulled: {e:#} (fix: build the local images with scripts/build-images.sh, or set {} to an image the engine has{or_none})",
                 service_name(spec.service),
                 spec.env
             ))
