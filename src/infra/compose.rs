@@ -163,7 +163,24 @@ impl Project {
     }
 
     /// The same as [`Project::down`], blocking: for `Drop`, after an error or a cancelled start.
+    /// A container whose creation was still under way when `up` was killed is removed too.
     pub fn down_blocking(&self) {
+        self.compose_down_blocking();
+        let filter = format!("label=com.docker.compose.project={}", self.name);
+        let left = std::process::Command::new("docker")
+            .args(["ps", "-aq", "--filter", &filter])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        if !left.trim().is_empty() {
+            let mut rm = std::process::Command::new("docker");
+            rm.args(["rm", "-f", "-v"]).args(left.split_whitespace());
+            let _ = rm.output();
+            self.compose_down_blocking();
+        }
+    }
+
+    fn compose_down_blocking(&self) {
         let args = self.args(&["down", "-v", "--remove-orphans", "--timeout", "5"]);
         let mut c = std::process::Command::new(program(self.tool));
         c.args(&args)

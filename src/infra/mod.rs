@@ -1,7 +1,8 @@
 //! Infrastructure: where the database, Redis and the fault proxy run, and how to reach them.
 //!
 //! * [`local`]: private server processes started by the harness (the default);
-//! * [`docker`]: a compose project per run ([`compose`] runs the Docker command lines);
+//! * [`docker`]: a compose project per run ([`compose`] runs the Docker command lines,
+//!   [`images`] chooses the images);
 //! * [`external`]: URLs of servers the user runs (`[infra] kind = "external"`).
 //!
 //! The servers are reached per role (see [`Role`]): each role's connections can be routed
@@ -10,6 +11,7 @@
 pub mod compose;
 pub mod docker;
 pub mod external;
+pub mod images;
 pub mod local;
 pub mod process;
 
@@ -574,5 +576,38 @@ mod tests {
         );
         assert!(DbEndpoint::parse("postgres://x").is_err());
         assert!(DbEndpoint::parse("mysql://h:notaport").is_err());
+    }
+
+    #[test]
+    fn parses_http_and_redis_urls() {
+        assert_eq!(
+            parse_http_url("http://127.0.0.1:8474"),
+            Ok(("127.0.0.1".to_string(), 8474))
+        );
+        assert_eq!(
+            parse_http_url("http://proxy/x"),
+            Ok(("proxy".to_string(), 80))
+        );
+        assert!(parse_http_url("https://h").is_err());
+        assert!(parse_http_url("http://:1").is_err());
+        assert_eq!(parse_redis_url("redis://h:7/3"), Ok(("h".to_string(), 7)));
+    }
+
+    #[test]
+    fn infra_images_must_not_be_empty() {
+        let cfg = InfraConfig {
+            kind: InfraKind::Docker,
+            db_image: Some(" ".into()),
+            ..Default::default()
+        };
+        assert!(cfg.validate().unwrap_err().contains("infra.db_image"));
+        let cfg = InfraConfig {
+            kind: InfraKind::External,
+            db_url: Some("mysql://root@127.0.0.1/x".into()),
+            redis_url: Some("redis://127.0.0.1".into()),
+            toxiproxy_url: Some("tcp://x".into()),
+            ..Default::default()
+        };
+        assert!(cfg.validate().unwrap_err().contains("infra.toxiproxy_url"));
     }
 }
