@@ -84,6 +84,19 @@ pub struct RunArgs {
     /// Where the servers run (overrides the workload's [infra] kind).
     #[arg(long, value_enum)]
     pub infra: Option<InfraKind>,
+    /// Docker: leave the stack running after the run and print how to stop it.
+    #[arg(long)]
+    pub keep: bool,
+    /// External database, e.g. mysql://root@127.0.0.1:3306/cachecheck (implies --infra
+    /// external; the schema is dropped afterwards only if cachecheck created it).
+    #[arg(long, value_name = "URL")]
+    pub db_url: Option<String>,
+    /// External Redis, e.g. redis://127.0.0.1:6379 (implies --infra external).
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// External Toxiproxy REST API, e.g. http://127.0.0.1:8474 (implies --infra external).
+    #[arg(long, value_name = "URL")]
+    pub toxiproxy_url: Option<String>,
     /// Plain output: only the final table.
     #[arg(long, short)]
     pub quiet: bool,
@@ -195,6 +208,10 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
         duration_s: a.duration,
         clients: a.clients,
         infra: a.infra,
+        keep: a.keep,
+        db_url: a.db_url,
+        redis_url: a.redis_url,
+        toxiproxy_url: a.toxiproxy_url,
         quiet: a.quiet,
     };
     // Validate everything before any server starts.

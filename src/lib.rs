@@ -7,7 +7,8 @@
 //!
 //! * [`workload`]: the TOML workload file, validated into one config before any server starts;
 //!   [`workload::expect`]: expectations per strategy.
-//! * [`infra`]: the servers (local processes, external URLs) and per-role endpoints.
+//! * [`infra`]: the servers (local processes, a docker compose project, external URLs), their
+//!   faults (kill, restart, pause, partition) and per-role endpoints.
 //! * [`register`]: the register table, its writes, and the ground truth (commit log).
 //! * [`conn`]: a client's connections, one per role, reconnecting after faults.
 //! * [`strategy`]: cache write strategies, one module each behind one trait.
