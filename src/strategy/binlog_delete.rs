@@ -8,7 +8,9 @@
 //! resume = "saved"            # after a consumer kill: "saved" (its saved position) | "end"
 //!                             # (the binlog's end then: writes made while it was dead are
 //!                             # never invalidated)
-//! server_id = 4242            # the replica server id the consumer registers with
+//! server_id = <per process>   # the replica server id the consumer registers with (default:
+//!                             # drawn from the process id, so that runs sharing a database
+//!                             # do not evict each other's streams)
 //! retry_backoff_ms = 10       # first retry of a failed delete; doubles per attempt
 //! retry_backoff_max_ms = 1000 # cap of the retry delay
 //! retry_max_attempts = 0      # attempts before giving up (0: retry until it succeeds)
@@ -17,7 +19,7 @@
 //! drain_timeout_ms = 10000    # quiescence: max wait for the consumer to reach the binlog end
 //! fail_delete_probability = 0.0  # test hook: share of delete attempts failed without being
 //!                             # sent (makes the retry queue work without a fault proxy)
-//! fail_seed = 1               # seed of those failures
+//! fail_seed = <workload seed>  # seed of those failures
 //! ```
 //!
 //! The consumer reads the binlog through the `binlog` role's address and deletes through
@@ -61,8 +63,8 @@ pub enum Resume {
 pub struct Settings {
     #[serde(default)]
     pub resume: Resume,
-    #[serde(default = "d_server_id")]
-    pub server_id: u32,
+    #[serde(default)]
+    pub server_id: Option<u32>,
     #[serde(default = "d_backoff")]
     pub retry_backoff_ms: u64,
     #[serde(default = "d_backoff_max")]
@@ -77,12 +79,19 @@ pub struct Settings {
     pub drain_timeout_ms: u64,
     #[serde(default)]
     pub fail_delete_probability: f64,
-    #[serde(default = "d_seed")]
-    pub fail_seed: u64,
+    #[serde(default)]
+    pub fail_seed: Option<u64>,
 }
 
-fn d_server_id() -> u32 {
-    4242
+/// A replica server id for this process: a server evicts the older of two replicas with the
+/// same id, so concurrent runs against one database must not share it. Never 0 or 1.
+fn process_server_id() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let r = std::process::id().wrapping_mul(2_654_435_761) ^ nanos;
+    2 + r % (u32::MAX - 2)
 }
 fn d_backoff() -> u64 {
     10
@@ -99,9 +108,6 @@ fn d_reconnect() -> u64 {
 fn d_drain() -> u64 {
     10_000
 }
-fn d_seed() -> u64 {
-    1
-}
 
 fn parse(t: &toml::Table) -> Result<Settings, String> {
     let s: Settings = parse_settings(t)?;
@@ -113,7 +119,7 @@ fn parse(t: &toml::Table) -> Result<Settings, String> {
         }
     };
     check(
-        s.server_id >= 2,
+        s.server_id.is_none_or(|id| id >= 2),
         "server_id",
         "must be at least 2 (1 is the database's own)",
     )?;
@@ -156,7 +162,7 @@ pub struct BinlogDelete {
 impl BinlogDelete {
     pub fn new(settings: Settings, env: &Env) -> Self {
         let cfg = ConsumerConfig {
-            server_id: settings.server_id,
+            server_id: settings.server_id.unwrap_or_else(process_server_id),
             db: env.addrs.db_opts(Role::Binlog),
             redis_url: env.addrs.redis_url(Role::CacheWrite),
             table: TableFilter {
@@ -172,7 +178,7 @@ impl BinlogDelete {
             op_timeout: env.op_timeout,
             reconnect_backoff: Duration::from_millis(settings.reconnect_backoff_ms),
             fail_delete_probability: settings.fail_delete_probability,
-            fail_seed: settings.fail_seed,
+            fail_seed: settings.fail_seed.unwrap_or(env.seed ^ 0xb1_4106),
             process: process::WORKER_BASE,
             trace: env.trace,
         };

@@ -59,9 +59,14 @@ fn assert_converged_nothing_lost(inv: &Invocation) {
     assert_eq!(inv.code, 0, "stderr: {}", inv.stderr);
     let dir = inv.strategy_dir("binlog-delete");
     let s = inv.summary("binlog-delete");
+    let errors: std::collections::BTreeSet<String> = jsonl(&dir, "history.jsonl")
+        .into_iter()
+        .filter(|e| e["f"] == "binlog-reconnect")
+        .filter_map(|e| e["error"].as_str().map(String::from))
+        .collect();
     assert_eq!(
         s["extra"]["acked_writes_not_invalidated"], 0,
-        "extra: {}",
+        "extra: {}; stream errors: {errors:?}",
         s["extra"]
     );
     let (raced, lost) = divergent(&dir);
