@@ -23,7 +23,8 @@ fn jsonl(dir: &Path, file: &str) -> Vec<Value> {
 
 /// The keys whose final cache entry is neither absent nor the database's value, split into
 /// those the history explains by cache-aside's read-fill race (seed 3.4: a reader's fill of an
-/// older value landed after the delete that invalidated the key's last write) and the rest,
+/// older value may have landed after the delete that invalidated the key's last write: the fill
+/// completed after the consumer read that write, so possibly after its delete) and the rest,
 /// which only a lost invalidation leaves.
 fn divergent(dir: &Path) -> (Vec<Value>, Vec<Value>) {
     let history = jsonl(dir, "history.jsonl");
@@ -41,9 +42,13 @@ fn divergent(dir: &Path) -> (Vec<Value>, Vec<Value>) {
                 .map(|e| e["time"].as_u64().unwrap())
                 .collect::<Vec<u64>>()
         };
-        let last_delete = on_key("binlog-del", &f["db"]).into_iter().max();
-        let late_fill =
-            last_delete.is_some_and(|d| on_key("cache-fill", &f["cache"]).iter().any(|&t| t > d));
+        // Recorded before the delete was sent; the delete's own record may come after a fill
+        // that Redis ran after it.
+        let last_seen = on_key("binlog-event", &f["db"]).into_iter().max();
+        let deleted = !on_key("binlog-del", &f["db"]).is_empty();
+        let late_fill = deleted
+            && last_seen
+                .is_some_and(|t0| on_key("cache-fill", &f["cache"]).iter().any(|&t| t > t0));
         if late_fill {
             raced.push(f);
         } else {
