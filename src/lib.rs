@@ -12,6 +12,7 @@
 //! * [`register`]: the register table, its writes, and the ground truth (commit log).
 //! * [`conn`]: a client's connections, one per role, reconnecting after faults.
 //! * [`strategy`]: cache write strategies, one module each behind one trait.
+//! * [`cdc`]: the binlog consumer that invalidates cache keys (Canal-like), for `binlog-delete`.
 //! * [`nemesis`]: faults on a schedule (proxy toxics, partitions, server kills and pauses).
 //! * [`generator`], [`client`]: the operation mix and the client tasks that record every op.
 //! * [`history`]: the event model, the recorder that streams it to disk, the file readers.
@@ -22,6 +23,7 @@
 //! * [`timeline`]: a run's course over time (ops/s, harness memory), for soak runs.
 //! * [`run`]: the pipeline of `cachecheck run`, top to bottom; [`check_cmd`]: `cachecheck check`.
 //! * [`cli`]: argument parsing and exit codes (0 ok, 1 expectation failed, 2 error).
+pub mod cdc;
 pub mod check_cmd;
 pub mod checker;
 pub mod cli;

@@ -1,6 +1,7 @@
 //! Live-server integration tests: one binary, a module per area. They start real MariaDB,
 //! Redis and fault-proxy processes through the harness (the `cachecheck` binary).
 
+mod binlog;
 mod docker;
 mod external;
 mod faults;
