@@ -46,6 +46,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Measure the read path a double delete must outwait, recommend a delay, prove it by a sweep.
     TuneDelay(TuneArgs),
+    /// Serve Toxiproxy's REST API and proxies (the built-in fault proxy).
+    ProxyServer(ProxyServerArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -109,6 +111,13 @@ pub struct TuneArgs {
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProxyServerArgs {
+    /// Address of the REST API.
+    #[arg(long, default_value = "127.0.0.1:8474")]
+    pub listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, clap::Args)]
@@ -194,6 +203,10 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Compare(a) => compare::run(&a.results, a.format),
         Command::Report(a) => report::run(&a.result, a.output.as_deref()),
         Command::TuneDelay(a) => cmd_tune(a),
+        Command::ProxyServer(a) => {
+            crate::proxy_server::run_cli(a.listen)?;
+            Ok(EXIT_OK)
+        }
         Command::Strategies => {
             for r in crate::strategy::REGISTRY {
                 println!("{:<22} {}", r.name, r.about);

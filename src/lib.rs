@@ -15,6 +15,7 @@
 //! * [`generator`], [`client`]: the operation mix and the client tasks that record every op.
 //! * [`history`]: the event model, the recorder that streams it to disk, the file readers.
 //! * [`checker`]: pure functions over a run directory's files; verdicts and anomalies.
+//! * [`proxy_server`]: the built-in fault proxy speaking Toxiproxy's REST API, with its toxics.
 //! * [`summary`], [`output`]: summary.json and the terminal table.
 //! * [`run`]: the pipeline of `cachecheck run`, top to bottom; [`check_cmd`]: `cachecheck check`.
 //! * [`progress`]: progress bars on a terminal, plain lines elsewhere.
@@ -36,6 +37,7 @@ pub mod junit;
 pub mod nemesis;
 pub mod output;
 pub mod progress;
+pub mod proxy_server;
 pub mod register;
 pub mod report;
 pub mod run;

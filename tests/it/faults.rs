@@ -1,0 +1,443 @@
+//! Each fault kind takes effect and the run stays whole (real servers, real fault proxy).
+
+use crate::support::*;
+use serde_json::Value;
+use std::path::Path;
+
+/// The history's events as JSON.
+fn events(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("history.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// (start, stop) times of the fault with id `id`.
+fn fault_window(evs: &[Value], id: &str) -> (u64, u64) {
+    let t = |phase: &str| {
+        evs.iter()
+            .find(|e| e["f"] == "fault" && e["detail"]["id"] == id && e["detail"]["phase"] == phase)
+            .unwrap_or_else(|| panic!("no {phase} event for fault {id}"))["time"]
+            .as_u64()
+            .unwrap()
+    };
+    (t("start"), t("stop"))
+}
+
+/// Client operations as (f, invoke time, completion time, completion type, source).
+fn ops(evs: &[Value]) -> Vec<(String, u64, u64, String, Option<String>)> {
+    let mut open = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for e in evs {
+        let p = e["process"].as_i64().unwrap();
+        let f = e["f"].as_str().unwrap();
+        if p < 0 || (f != "read" && f != "write") {
+            continue;
+        }
+        let t = e["time"].as_u64().unwrap();
+        if e["type"] == "invoke" {
+            open.insert(p, t);
+        } else {
+            let inv = open.remove(&p).unwrap();
+            out.push((
+                f.to_string(),
+                inv,
+                t,
+                e["type"].as_str().unwrap().to_string(),
+                e["source"].as_str().map(String::from),
+            ));
+        }
+    }
+    out
+}
+
+fn median(mut v: Vec<u64>) -> u64 {
+    assert!(!v.is_empty());
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+#[test]
+fn redis_kill_empties_the_cache_and_the_run_stays_whole() {
+    let inv = run_workload(
+        r#"
+name = "redis-kill"
+keys = 4
+clients = 4
+duration_s = 3.0
+read_fraction = 0.9
+strategies = ["db-then-delete"]
+[infra]
+direct = true
+[[nemesis]]
+fault = "kill"
+service = "redis"
+at_s = 1.0
+duration_s = 0.5
+"#,
+        &["-q"],
+    );
+    assert_eq!(inv.code, 0, "{}", inv.stderr);
+    let dir = inv.strategy_dir("db-then-delete");
+    assert_complete_history(&dir);
+    let evs = events(&dir);
+    let (_, stop) = fault_window(&evs, "0-0");
+    let ops = ops(&evs);
+    assert!(ops
+        .iter()
+        .any(|o| o.0 == "read" && o.2 < stop && o.4.as_deref() == Some("cache")));
+    assert!(
+        ops.iter().any(|o| o.1 > stop && o.3 == "ok"),
+        "no successful operation after the restart"
+    );
+    let s = inv.summary("db-then-delete");
+    assert_eq!(s["faults"].as_array().unwrap().len(), 1);
+    assert!(s["faults"][0]["error"].is_null(), "{}", s["faults"][0]);
+}
+
+#[test]
+fn database_kill_gives_fail_or_info_then_recovery() {
+    let inv = run_workload(
+        r#"
+name = "db-kill"
+keys = 4
+clients = 4
+duration_s = 4.0
+read_fraction = 0.5
+op_timeout_ms = 500
+strategies = ["db-only"]
+[infra]
+direct = true
+[[nemesis]]
+fault = "kill"
+service = "db"
+at_s = 1.0
+duration_s = 1.0
+[strategy.db-only]
+expect = ["impossible_reads == 0", "lost_writes == 0", "dirty_reads == 0"]
+"#,
+        &["-q"],
+    );
+    assert_eq!(inv.code, 0, "{}\n{}", inv.stdout, inv.stderr);
+    let dir = inv.strategy_dir("db-only");
+    assert_complete_history(&dir);
+    let evs = events(&dir);
+    let (start, stop) = fault_window(&evs, "0-0");
+    let ops = ops(&evs);
+    let broken = ops
+        .iter()
+        .filter(|o| o.2 >= start && o.1 <= stop && (o.3 == "fail" || o.3 == "info"))
+        .count();
+    assert!(
+        broken > 0,
+        "no fail/info operation while the database was down"
+    );
+    let recovered = ops.iter().filter(|o| o.1 > stop && o.3 == "ok").count();
+    assert!(recovered > 0, "no successful operation after the restart");
+}
+
+#[test]
+fn injected_delete_failures_only_inside_their_interval() {
+    let inv = run_workload(
+        r#"
+name = "del-fail"
+keys = 4
+clients = 4
+duration_s = 3.0
+read_fraction = 0.5
+strategies = ["db-then-delete"]
+[infra]
+direct = true
+[[nemesis]]
+fault = "delete-failure"
+mode = "error"
+probability = 1.0
+at_s = 1.0
+duration_s = 1.0
+"#,
+        &["-q"],
+    );
+    assert_eq!(inv.code, 0, "{}", inv.stderr);
+    let dir = inv.strategy_dir("db-then-delete");
+    let evs = events(&dir);
+    let (start, stop) = fault_window(&evs, "0-0");
+    let dels: Vec<(u64, String)> = evs
+        .iter()
+        .filter(|e| e["f"] == "cache-del")
+        .map(|e| {
+            (
+                e["time"].as_u64().unwrap(),
+                e["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    // A delete in flight when the fault starts or heals may land either way: 20 ms margins.
+    let edge = 20_000_000;
+    let inside: Vec<_> = dels
+        .iter()
+        .filter(|d| d.0 > start + edge && d.0 + edge < stop)
+        .collect();
+    let outside: Vec<_> = dels
+        .iter()
+        .filter(|d| d.0 + edge < start || d.0 > stop + edge)
+        .collect();
+    assert!(!inside.is_empty() && !outside.is_empty());
+    assert!(
+        inside.iter().all(|d| d.1 == "fail"),
+        "a delete succeeded inside the interval"
+    );
+    assert!(
+        outside.iter().all(|d| d.1 == "ok"),
+        "a delete failed outside the interval"
+    );
+}
+
+#[test]
+fn pause_of_redis_delays_but_loses_nothing() {
+    let inv = run_workload(
+        r#"
+name = "pause"
+keys = 4
+clients = 4
+duration_s = 3.0
+op_timeout_ms = 300
+strategies = ["db-then-delete"]
+[infra]
+direct = true
+[[nemesis]]
+fault = "pause"
+service = "redis"
+at_s = 1.0
+duration_s = 1.0
+"#,
+        &["-q"],
+    );
+    assert_eq!(inv.code, 0, "{}", inv.stderr);
+    let dir = inv.strategy_dir("db-then-delete");
+    assert_complete_history(&dir);
+    let evs = events(&dir);
+    let (start, stop) = fault_window(&evs, "0-0");
+    // While Redis is stopped, cache steps time out or fail.
+    let bad_steps = evs
+        .iter()
+        .filter(|e| {
+            let t = e["time"].as_u64().unwrap();
+            t > start
+                && t < stop + 50_000_000
+                && e["f"].as_str().is_some_and(|f| f.starts_with("cache-"))
+                && e["type"] != "ok"
+        })
+        .count();
+    assert!(bad_steps > 0, "no cache step failed while redis was paused");
+    // And every client operation still completed within the per-op timeout (plus slack).
+    for o in ops(&evs) {
+        assert!(o.2 - o.1 < 3_000_000_000, "an operation hung: {o:?}");
+    }
+}
+
+#[test]
+fn latency_toxic_slows_the_role_it_is_on() {
+    let inv = run_workload(
+        r#"
+name = "latency"
+keys = 8
+clients = 4
+duration_s = 4.0
+read_fraction = 1.0
+strategies = ["db-only"]
+[[nemesis]]
+fault = "latency"
+role = "db"
+latency_ms = 50
+at_s = 1.5
+duration_s = 1.5
+"#,
+        &["-q"],
+    );
+    assert_eq!(inv.code, 0, "{}", inv.stderr);
+    let dir = inv.strategy_dir("db-only");
+    assert_complete_history(&dir);
+    let evs = events(&dir);
+    let (start, stop) = fault_window(&evs, "0-0");
+    let ops = ops(&evs);
+    let edge = 20_000_000;
+    let lat = |inside: bool| {
+        median(
+            ops.iter()
+                .filter(|o| o.3 == "ok")
+                .filter(|o| {
+                    if inside {
+                        o.1 > start + edge && o.2 < stop
+                    } else {
+                        o.2 < start || o.1 > stop + edge
+                    }
+                })
+                .map(|o| o.2 - o.1)
+                .collect(),
+        )
+    };
+    let (with, without) = (lat(true), lat(false));
+    eprintln!(
+        "read p50 through the db proxy: {:.2} ms without, {:.2} ms with a 50 ms toxic",
+        without as f64 / 1e6,
+        with as f64 / 1e6
+    );
+    assert!(
+        with >= without + 45_000_000,
+        "latency toxic added only {} ns",
+        with - without
+    );
+}
+
+#[test]
+fn reset_peer_makes_deletes_fail_only_inside_the_interval() {
+    let inv = run_workload(
+        r#"
+name = "reset-peer"
+keys = 4
+clients = 4
+duration_s = 3.0
+read_fraction = 0.5
+strategies = ["db-then-delete"]
+[[nemesis]]
+fault = "delete-failure"
+mode = "reset_peer"
+at_s = 1.0
+duration_s = 1.0
+"#,
+        &["-q"],
+    );
+    assert_eq!(inv.code, 0, "{}", inv.stderr);
+    let dir = inv.strategy_dir("db-then-delete");
+    assert_complete_history(&dir);
+    let evs = events(&dir);
+    let (start, stop) = fault_window(&evs, "0-0");
+    let dels: Vec<(u64, bool)> = evs
+        .iter()
+        .filter(|e| e["f"] == "cache-del")
+        .map(|e| (e["time"].as_u64().unwrap(), e["type"] == "ok"))
+        .collect();
+    // Allow a few ms at the edges for the toxic to be added and removed.
+    let edge = 20_000_000;
+    let inside: Vec<_> = dels
+        .iter()
+        .filter(|d| d.0 > start + edge && d.0 < stop)
+        .collect();
+    let outside: Vec<_> = dels
+        .iter()
+        .filter(|d| d.0 + edge < start || d.0 > stop + edge)
+        .collect();
+    assert!(!inside.is_empty() && !outside.is_empty());
+    let failed_inside = inside.iter().filter(|d| !d.1).count();
+    eprintln!(
+        "reset_peer: {failed_inside}/{} deletes failed inside the interval",
+        inside.len()
+    );
+    assert_eq!(
+        failed_inside,
+        inside.len(),
+        "a delete got through reset_peer"
+    );
+    assert!(
+        outside.iter().all(|d| d.1),
+        "a delete failed outside the interval"
+    );
+}
+
+#[test]
+fn partition_of_the_cache_read_role_cuts_cache_reads_only() {
+    let inv = run_workload(
+        r#"
+name = "partition"
+keys = 4
+clients = 4
+duration_s = 3.0
+read_fraction = 0.9
+strategies = ["db-then-delete"]
+[[nemesis]]
+fault = "partition"
+role = "cache-read"
+at_s = 1.0
+duration_s = 1.0
+"#,
+        &["-q"],
+    );
+    assert_eq!(inv.code, 0, "{}", inv.stderr);
+    let dir = inv.strategy_dir("db-then-delete");
+    assert_complete_history(&dir);
+    let evs = events(&dir);
+    let (start, stop) = fault_window(&evs, "0-0");
+    let ops = ops(&evs);
+    let edge = 20_000_000;
+    let inside: Vec<_> = ops
+        .iter()
+        .filter(|o| o.0 == "read" && o.3 == "ok" && o.1 > start + edge && o.2 < stop)
+        .collect();
+    assert!(!inside.is_empty());
+    assert!(
+        inside.iter().all(|o| o.4.as_deref() == Some("db")),
+        "a cache hit through a partitioned role"
+    );
+    assert!(
+        ops.iter()
+            .any(|o| o.1 > stop + edge && o.4.as_deref() == Some("cache")),
+        "no cache hit after healing"
+    );
+}
+
+#[test]
+fn redis_kill_and_restart_loses_the_cache_database_kill_keeps_commits() {
+    use cachecheck::infra::{local::LocalInfra, Service, Stack};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut stack = Stack::Local(Box::new(LocalInfra::start(None).await.unwrap()));
+        let ep = stack.endpoints().clone();
+        let client = redis::Client::open(ep.redis_url()).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let _: () = redis::cmd("SET")
+            .arg("k")
+            .arg(1)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        // A pause keeps the data...
+        stack.pause(Service::Redis).await.unwrap();
+        stack.resume(Service::Redis).await.unwrap();
+        let v: Option<i64> = redis::cmd("GET")
+            .arg("k")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(v, Some(1));
+        // ...a kill and restart loses it.
+        stack.kill(Service::Redis).await.unwrap();
+        stack.restart(Service::Redis).await.unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let v: Option<i64> = redis::cmd("GET")
+            .arg("k")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(v, None, "the cache survived a kill and restart");
+
+        // The database recovers committed writes after a kill.
+        use mysql_async::prelude::Queryable;
+        let mut db = mysql_async::Conn::new(ep.db.opts(false)).await.unwrap();
+        cachecheck::register::reset(&mut db, &ep.db.database, 2)
+            .await
+            .unwrap();
+        let version = cachecheck::register::write(&mut db, 1, 77).await.unwrap();
+        assert_eq!(version, Some(2));
+        drop(db);
+        stack.kill(Service::Db).await.unwrap();
+        stack.restart(Service::Db).await.unwrap();
+        let mut db = mysql_async::Conn::new(ep.db.opts(true)).await.unwrap();
+        let v: Option<i64> = db
+            .query_first("SELECT v FROM register WHERE k = 1")
+            .await
+            .unwrap();
+        assert_eq!(v, Some(77));
+        stack.stop().await;
+    });
+}
