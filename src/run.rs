@@ -288,8 +288,9 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun, progress: &Progress) -> 
         trace: f.trace_steps,
         shutdown: shutdown.clone(),
     };
-    let strategy =
-        (strategy::lookup(&s.name).map_err(anyhow::Error::msg)?.build)(&s.settings, &env)?;
+    let strategy = (strategy::lookup(s.base())
+        .map_err(anyhow::Error::msg)?
+        .build)(&s.settings, &env)?;
     strategy.start().await?;
 
     // Clients, and the nemesis beside them.

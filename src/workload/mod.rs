@@ -155,6 +155,9 @@ pub struct CommonSettings {
 }
 
 /// One strategy as it will run: its name, common settings and its own settings table.
+///
+/// A name may carry a label after `@` (`"double-delete@50ms"`): the same strategy run again
+/// with other settings, in its own result directory.
 #[derive(Debug, Clone)]
 pub struct StrategyRun {
     pub name: String,
@@ -176,6 +179,18 @@ pub struct Workload {
     pub strategies: Vec<StrategyRun>,
     /// The fault schedule (`[[nemesis]]`).
     pub faults: Vec<crate::nemesis::spec::FaultSpec>,
+}
+
+impl StrategyRun {
+    /// The registered strategy this run uses (the name without its `@label`).
+    pub fn base(&self) -> &str {
+        base_name(&self.name)
+    }
+}
+
+/// The strategy part of a name (`double-delete@50ms` -> `double-delete`).
+pub fn base_name(name: &str) -> &str {
+    name.split('@').next().unwrap_or(name)
 }
 
 impl Workload {
@@ -228,7 +243,8 @@ pub fn parse(text: &str, fname: &str) -> Result<Workload, WorkloadError> {
         if !file.strategies.contains(name) {
             // Settings for a strategy that is not in the list are allowed (`--strategy` may
             // pick it), but the name must exist.
-            crate::strategy::lookup(name).map_err(|e| err(format!("[strategy.{name}]: {e}")))?;
+            crate::strategy::lookup(base_name(name))
+                .map_err(|e| err(format!("[strategy.{name}]: {e}")))?;
         }
     }
     Ok(Workload {
@@ -242,7 +258,11 @@ pub fn parse(text: &str, fname: &str) -> Result<Workload, WorkloadError> {
 
 /// Builds the run of strategy `name` from the workload's `[strategy.NAME]` table (or defaults).
 pub fn strategy_run(file: &WorkloadFile, name: &str) -> Result<StrategyRun, String> {
-    crate::strategy::lookup(name).map_err(|e| format!("strategies: {e}"))?;
+    let base = base_name(name);
+    crate::strategy::lookup(base).map_err(|e| format!("strategies: {e}"))?;
+    if name.contains(['/', '\\']) || name.starts_with('.') || name.ends_with('@') {
+        return Err(format!("strategies: `{name}` is not a usable name (use NAME or NAME@LABEL with letters, digits, - and _)"));
+    }
     let mut table = file.strategy.get(name).cloned().unwrap_or_default();
     let mut common = CommonSettings::default();
     if let Some(v) = table.remove("expect") {
@@ -265,7 +285,7 @@ pub fn strategy_run(file: &WorkloadFile, name: &str) -> Result<StrategyRun, Stri
         common.ttl_ms = Some(n as u64);
     }
     // Let the strategy validate its own settings now, before any server starts.
-    crate::strategy::validate_settings(name, &table)
+    crate::strategy::validate_settings(base, &table)
         .map_err(|e| format!("strategy.{name}: {e}"))?;
     Ok(StrategyRun {
         name: name.to_string(),
@@ -385,6 +405,19 @@ mod tests {
     fn unknown_strategy_is_an_error() {
         let e = parse("name = \"x\"\nstrategies = [\"nope\"]\n", "w.toml").unwrap_err();
         assert!(e.to_string().contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn labelled_strategies_run_the_base_strategy() {
+        let w = parse(
+            "name = \"x\"\nstrategies = [\"db-only\", \"db-only@again\"]\n[strategy.\"db-only@again\"]\nexpect = [\"converges\"]\n",
+            "w.toml",
+        )
+        .unwrap();
+        assert_eq!(w.strategies[1].name, "db-only@again");
+        assert_eq!(w.strategies[1].base(), "db-only");
+        assert_eq!(w.strategies[1].common.expect.len(), 1);
+        assert!(parse("name = \"x\"\nstrategies = [\"nope@x\"]\n", "w.toml").is_err());
     }
 
     #[test]
