@@ -12,6 +12,8 @@ command -v redis-benchmark >/dev/null 2>&1 || need+=(redis-tools)
 dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
+# The HTML report's test loads the page in a real headless browser.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
   export PATH="$HOME/.cargo/bin:$PATH"
 fi

@@ -181,8 +181,8 @@ pub fn load(inputs: &[PathBuf]) -> (Vec<Column>, Vec<(PathBuf, String)>) {
     (cols, errors)
 }
 
-/// Column labels: the strategy's name, made unique with the directory name (a sweep's
-/// `double-delete-delay-p99-150ms`), then the run id, then a number.
+/// Column labels: the strategy's name (`double-delete@50ms` for a labelled instance), made
+/// unique with the directory name, then the run id, then a number.
 fn label_columns(cols: &mut [Column]) {
     let candidates = |c: &Column| -> Vec<String> {
         let dir = c

@@ -275,7 +275,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun, progress: &Progress) -> 
     }
     crate::nemesis::injected::clear_delete_failure();
 
-    let dir = cx.run_dir.join(&s.label);
+    let dir = cx.run_dir.join(&s.name);
     std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let clock = Clock::start();
     let (rec, writer) = Recorder::to_file(&dir.join(HISTORY_FILE), clock)?;
@@ -300,7 +300,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun, progress: &Progress) -> 
         cancel: shutdown.clone(),
         started: Arc::default(),
     };
-    let bar = progress.strategy(&s.label, f, stop.started.clone());
+    let bar = progress.strategy(&s.name, f, stop.started.clone());
     let interval = (f.rate > 0.0).then(|| Duration::from_secs_f64(f.clients as f64 / f.rate));
     let keys = KeyDist::from_workload(f);
     let values = Values::starting_at(register::first_write_value(f.keys));

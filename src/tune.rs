@@ -16,8 +16,8 @@
 //!    write is acknowledged first and reads until the second delete are stale by definition;
 //!    clean then means no anomaly but stale reads, and none staler than the delay + margin.
 //!
-//! All runs share one set of servers and one run directory: `measure-<strategy>/` and
-//! `double-delete-delay-<point>-<ms>ms/`, each a normal strategy directory (compare, report).
+//! All runs share one set of servers and one run directory: `<measure strategy>/` and
+//! `double-delete@<point>-<ms>ms/`, each a normal strategy directory (compare, report).
 //! Exit 0 when the recommendation and twice it come out clean, 1 when not, 2 on errors.
 //!
 //! `--json` (schema_version 1):
@@ -32,7 +32,7 @@
 //!  "sweep": [{"point": "0", "delay_ms": 0, "stale_reads": 31, "window_p99_ms": 2400.0,
 //!             "stale_max_ms": 4100.0, "divergent_keys": 2, "anomalies": 35,
 //!             "write_p50_ms": 1.2, "write_p99_ms": 3.1, "clean": false,
-//!             "dir": "results/.../double-delete-delay-0-0ms"}],
+//!             "dir": "results/.../double-delete@0-0ms"}],
 //!  "proven": true, "race_shown": true}
 //! ```
 
@@ -220,10 +220,15 @@ fn sweep_runs(w: &Workload, o: &TuneOptions, delays: &[(String, u64)]) -> Result
                 .insert("inline".into(), toml::Value::Boolean(o.inline));
             // The sweep judges delays itself; the workload's expectations would fail on purpose.
             r.common.expect.clear();
-            r.label = format!("{SWEEP_STRATEGY}-delay-{point}-{ms}ms");
+            r.name = sweep_name(point, *ms);
             Ok(r)
         })
         .collect()
+}
+
+/// The name (and result directory) of a sweep point: `double-delete@p99-150ms`.
+pub fn sweep_name(point: &str, ms: u64) -> String {
+    format!("{SWEEP_STRATEGY}@{point}-{ms}ms")
 }
 
 /// Whether a sweep point is clean (see the module doc).
@@ -262,9 +267,8 @@ pub fn resolve(o: &TuneOptions) -> Result<Workload> {
     o.rule.validate()?;
     let mut w = run::resolve(&o.run)?;
     w.file.trace_steps = true; // the fills' windows are internal steps
-    let mut measure = workload::strategy_run(&w.file, &o.measure_with)
+    let measure = workload::strategy_run(&w.file, &o.measure_with)
         .map_err(|e| anyhow::anyhow!("--measure-with: {e}"))?;
-    measure.label = format!("measure-{}", o.measure_with);
     w.strategies = vec![measure];
     if o.sweep {
         crate::strategy::lookup(SWEEP_STRATEGY).map_err(|e| {
@@ -280,7 +284,7 @@ pub fn resolve(o: &TuneOptions) -> Result<Workload> {
 /// Measures, recommends and sweeps; see the module doc.
 pub async fn tune(o: &TuneOptions, shutdown: CancellationToken) -> Result<Tuning> {
     let w = resolve(o)?;
-    let measure_label = w.strategies[0].label.clone();
+    let measure_dir = w.strategies[0].name.clone();
     // The measurement, the recommendation and the sweep's delays, once measured.
     type Measured = (Fills, u64, Vec<(String, u64)>);
     let mut measured: Option<Measured> = None;
@@ -288,7 +292,7 @@ pub async fn tune(o: &TuneOptions, shutdown: CancellationToken) -> Result<Tuning
         if measured.is_some() {
             return Ok(Vec::new());
         }
-        let fills = fill_windows(&run_dir.join(&measure_label).join("history.jsonl"))?;
+        let fills = fill_windows(&run_dir.join(&measure_dir).join("history.jsonl"))?;
         anyhow::ensure!(
             !fills.hist.is_empty(),
             "{}: no cache fill was recorded, nothing to measure (fix: a workload with writes and reads of the same keys, read_fraction < 1)",
@@ -308,9 +312,7 @@ pub async fn tune(o: &TuneOptions, shutdown: CancellationToken) -> Result<Tuning
     let (fills, rec, delays) = measured.context("interrupted before the measurement finished")?;
     let mut sweep = Vec::new();
     for ((name, ms), s) in delays.iter().zip(outcome.summaries.iter().skip(1)) {
-        let dir: PathBuf = outcome
-            .run_dir
-            .join(format!("{SWEEP_STRATEGY}-delay-{name}-{ms}ms"));
+        let dir: PathBuf = outcome.run_dir.join(sweep_name(name, *ms));
         sweep.push(point(name, *ms, s, &dir, o));
     }
     let clean = |p: &str| sweep.iter().find(|x| x.point == p).map(|x| x.clean);

@@ -161,9 +161,6 @@ pub struct CommonSettings {
 #[derive(Debug, Clone)]
 pub struct StrategyRun {
     pub name: String,
-    /// Names its result directory: the strategy's name, unless one workload runs a strategy
-    /// several times (`tune-delay`'s sweep: `double-delete-delay-p99-150ms`).
-    pub label: String,
     pub common: CommonSettings,
     /// The strategy's own settings (validated by the strategy when it is built).
     pub settings: toml::Table,
@@ -289,7 +286,6 @@ pub fn strategy_run(file: &WorkloadFile, name: &str) -> Result<StrategyRun, Stri
         .map_err(|e| format!("strategy.{name}: {e}"))?;
     Ok(StrategyRun {
         name: name.to_string(),
-        label: name.to_string(),
         common,
         settings: table,
     })

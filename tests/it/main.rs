@@ -1,7 +1,9 @@
 //! Live-server integration tests: one binary, a module per area. They start real MariaDB,
 //! Redis and fault-proxy processes through the harness (the `cachecheck` binary).
 
+mod browser;
 mod faults;
 mod foundation;
 mod proxy;
 mod support;
+mod uses;
