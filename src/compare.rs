@@ -480,3 +480,63 @@ pub fn run(inputs: &[PathBuf], format: Format) -> anyhow::Result<u8> {
         crate::cli::EXIT_ERROR
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(strategy: &str, dir: &str, seed: u64, stale: u64, ops: f64) -> Column {
+        let mut s = Summary {
+            strategy: strategy.into(),
+            run_id: format!("run{seed}"),
+            workload: "w".into(),
+            seed,
+            ..Default::default()
+        };
+        s.check.anomalies.stale_reads = stale;
+        s.check.throughput_ops_s = ops;
+        Column {
+            label: String::new(),
+            file: PathBuf::from(format!("r/{dir}/summary.json")),
+            json: serde_json::to_value(&s).unwrap(),
+            summary: s,
+        }
+    }
+
+    #[test]
+    fn labels_are_unique_and_best_is_marked_unless_all_tie() {
+        let mut cols = vec![
+            col("db-only", "db-only", 1, 0, 100.0),
+            col("db-only", "db-only", 2, 0, 90.0),
+            col("db-then-cache", "db-then-cache", 1, 5, 100.0),
+        ];
+        label_columns(&mut cols);
+        let labels: Vec<&str> = cols.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(labels, ["run1/db-only", "run2/db-only", "db-then-cache"]);
+        let b = best(&cols);
+        assert_eq!(b["stale_reads"], ["run1/db-only", "run2/db-only"]);
+        assert_eq!(b["ops_per_s"], ["run1/db-only", "db-then-cache"]);
+        assert!(!b.contains_key("dirty_reads"), "all tie: nothing marked");
+        // No read latency measured: not a value, not a winner.
+        assert_eq!(cols[0].value("read_p50_ms"), None);
+        let mm = mismatches(&cols);
+        assert_eq!(mm.len(), 1);
+        assert_eq!(mm[0].0, "seed");
+        let table = render(&cols, &[], Format::Table);
+        assert!(
+            table.contains(
+                "workloads differ: seed: 1 (run1/db-only, db-then-cache) vs 2 (run2/db-only)"
+            ),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn nines_and_ms_format() {
+        assert_eq!(fmt_value("nines_1s", 1.0), "100%");
+        assert_eq!(fmt_value("nines_100ms", 0.9994), "99.94%");
+        assert_eq!(fmt_value("read_p99_ms", 1.234), "1.23");
+        assert_eq!(fmt_value("read_p99_ms", 123.4), "123");
+        assert_eq!(fmt_value("stale_reads", 3.0), "3");
+    }
+}

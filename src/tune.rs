@@ -300,6 +300,13 @@ pub async fn tune(o: &TuneOptions, shutdown: CancellationToken) -> Result<Tuning
         );
         let rec = o.rule.recommend(&fills.hist);
         let delays = sweep_delays(&fills.percentiles(), rec);
+        let longest = delays.iter().map(|d| d.1).max().unwrap_or(0);
+        anyhow::ensure!(
+            !o.sweep || !o.inline || longest < w.file.op_timeout_ms,
+            "{}: the sweep's longest delay ({longest} ms) is not below op_timeout_ms ({}): inline second deletes would time out (fix: raise op_timeout_ms above {longest}, or --async-second-delete)",
+            w.path.display(),
+            w.file.op_timeout_ms
+        );
         let runs = if o.sweep {
             sweep_runs(w, o, &delays)?
         } else {
@@ -401,4 +408,67 @@ pub fn text(t: &Tuning) -> String {
         out.push_str("note: a 0 ms delay came out clean too: the workload did not provoke the race (slow the fills, e.g. latency on cache-fill)\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recommends_the_rule_and_sweeps_around_it() {
+        let mut h =
+            hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).unwrap();
+        for i in 1..=1000u64 {
+            h.record(i * 200_000).unwrap(); // 0.2 .. 200 ms
+        }
+        let rule = Rule {
+            percentile: 99.9,
+            factor: 1.5,
+            margin_ms: 10.0,
+        };
+        let basis = rule.basis_ms(&h);
+        assert!((basis - 199.8).abs() < 0.3, "{basis}");
+        let rec = rule.recommend(&h);
+        assert_eq!(rec, (basis * 1.5 + 10.0).ceil() as u64);
+        let fills = Fills { hist: h, failed: 0 };
+        let d = sweep_delays(&fills.percentiles(), rec);
+        let names: Vec<&str> = d.iter().map(|x| x.0.as_str()).collect();
+        assert_eq!(names, ["0", "p50", "p99", "recommended", "2x"]);
+        assert_eq!(d[0].1, 0);
+        assert_eq!(d[1].1, 101);
+        assert_eq!(d[4].1, 2 * rec);
+        assert_eq!(sweep_name("p99", 199), "double-delete@p99-199ms");
+        assert!(Rule {
+            factor: 0.5,
+            ..rule
+        }
+        .validate()
+        .is_err());
+        assert!(Rule {
+            percentile: 0.0,
+            ..rule
+        }
+        .validate()
+        .is_err());
+    }
+
+    #[test]
+    fn reads_fill_windows_of_acknowledged_fills_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("history.jsonl");
+        std::fs::write(
+            &p,
+            concat!(
+                "{\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"key\":1,\"value\":null}\n",
+                "{\"time\":2,\"process\":0,\"type\":\"ok\",\"f\":\"cache-fill\",\"key\":1,\"value\":5,\"detail\":{\"window_ns\":120000000}}\n",
+                "{\"time\":3,\"process\":1,\"type\":\"info\",\"f\":\"cache-fill\",\"key\":1,\"value\":5,\"detail\":{\"window_ns\":900000000,\"error\":\"timeout\"}}\n",
+                "{\"time\":4,\"process\":1,\"type\":\"ok\",\"f\":\"cache-fill\",\"key\":2,\"val"
+            ),
+        )
+        .unwrap();
+        let f = fill_windows(&p).unwrap();
+        assert_eq!(f.hist.len(), 1);
+        assert_eq!(f.failed, 1);
+        assert!((f.percentiles().max - 120.0).abs() < 0.2);
+    }
 }

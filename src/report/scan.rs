@@ -228,3 +228,59 @@ fn keep(windows: &mut [Window], by_key: &HashMap<i64, Vec<usize>>, op: Op) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_quantiles_are_close() {
+        let mut b = Bucket::default();
+        for i in 1..=100u64 {
+            b.add(i * 1_000_000); // 1..100 ms
+        }
+        let p50 = b.quantile_ms(0.5);
+        let p99 = b.quantile_ms(0.99);
+        assert!((40.0..=62.0).contains(&p50), "{p50}");
+        assert!((80.0..=100.0).contains(&p99), "{p99}");
+        assert_eq!(b.quantile_ms(1.0), 100.0);
+    }
+
+    #[test]
+    fn pairs_ops_and_keeps_those_around_an_anomaly() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("history.jsonl");
+        let ev = |t: u64, pr: i64, ty: &str, f: &str, k: i64, v: &str| {
+            format!("{{\"time\":{t},\"process\":{pr},\"type\":\"{ty}\",\"f\":\"{f}\",\"key\":{k},\"value\":{v}}}\n")
+        };
+        let ms = 1_000_000;
+        let text = [
+            ev(0, 0, "invoke", "write", 1, "8"),
+            ev(5 * ms, 0, "ok", "write", 1, "8"),
+            ev(6 * ms, 1, "invoke", "read", 1, "null"),
+            ev(7 * ms, 1, "ok", "cache-fill", 1, "3"),
+            ev(8 * ms, 1, "ok", "read", 1, "3"),
+            ev(9 * ms, 0, "invoke", "read", 2, "null"),
+            ev(10 * ms, 0, "ok", "read", 2, "2"),
+            ev(500 * ms, 2, "invoke", "write", 1, "9"),
+        ]
+        .concat();
+        std::fs::write(&p, text).unwrap();
+        let a = Anomaly {
+            kind: "stale_reads".into(),
+            key: 1,
+            events: vec![1, 2, 4],
+            start_ns: 5 * ms,
+            end_ns: 8 * ms,
+            explanation: String::new(),
+        };
+        let s = scan(&p, 2 * ms, &[a]).unwrap();
+        let w = &s.windows[0];
+        assert_eq!(w.ops.len(), 2, "{:?}", w.ops);
+        assert_eq!(w.ops[1].value, Some(3));
+        assert_eq!(w.ops[1].end_idx, Some(4));
+        assert_eq!(w.steps.len(), 1);
+        assert_eq!(s.reads.iter().map(|b| b.count).sum::<u64>(), 2);
+        assert_eq!(s.writes.iter().map(|b| b.count).sum::<u64>(), 1);
+    }
+}
