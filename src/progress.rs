@@ -95,7 +95,7 @@ impl Progress {
         let pb = self.multi.add(ProgressBar::new(len));
         pb.set_style(
             ProgressStyle::with_template(
-                "{prefix:>18.bold} [{elapsed_precise}] {wide_bar:.cyan/blue} {msg}",
+                "{prefix:>18.bold} [{elapsed_precise}] {bar:24.cyan/blue} {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
