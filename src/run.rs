@@ -5,7 +5,9 @@ use crate::checker::{self, CheckOptions};
 use crate::client::{run_client, Client, Stop};
 use crate::conn::{CacheConn, Conns, RoleAddrs};
 use crate::generator::{Generator, KeyDist, Values};
-use crate::history::files::{write_jsonl, COMMITS_FILE, FINAL_FILE, HISTORY_FILE};
+use crate::history::files::{
+    write_jsonl, COMMITS_FILE, FINAL_FILE, HISTORY_FILE, PARTIAL_COMMITS_FILE,
+};
 use crate::history::recorder::{Clock, Recorder};
 use crate::history::{process, EventType, FinalState};
 use crate::infra::{Endpoints, InfraError, InfraKind, Role, Stack};
@@ -277,6 +279,16 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun, progress: &Progress) -> 
 
     let dir = cx.run_dir.join(&s.name);
     std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // The loaded data, so that a run that dies can still be checked (see PARTIAL_COMMITS_FILE).
+    let initial: Vec<_> = (0..f.keys as i64)
+        .map(|k| crate::history::Commit {
+            key: k,
+            version: 1,
+            value: register::initial_value(k),
+            initial: true,
+        })
+        .collect();
+    write_jsonl(&dir.join(PARTIAL_COMMITS_FILE), &initial)?;
     let clock = Clock::start();
     let (rec, writer) = Recorder::to_file(&dir.join(HISTORY_FILE), clock)?;
     let env = Env {
@@ -286,6 +298,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun, progress: &Progress) -> 
         op_timeout,
         keys: f.keys,
         trace: f.trace_steps,
+        seed: f.seed,
         shutdown: shutdown.clone(),
     };
     let strategy = (strategy::lookup(s.base())
@@ -367,6 +380,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun, progress: &Progress) -> 
     writer.finish().context("cannot finish history.jsonl")?;
     write_jsonl(&dir.join(COMMITS_FILE), &commits)?;
     write_jsonl(&dir.join(FINAL_FILE), &finals)?;
+    std::fs::remove_file(dir.join(PARTIAL_COMMITS_FILE))?;
 
     // Check, and write the summary.
     let report = checker::check_dir(

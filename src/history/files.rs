@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 pub const HISTORY_FILE: &str = "history.jsonl";
 pub const COMMITS_FILE: &str = "commits.jsonl";
 pub const FINAL_FILE: &str = "final.jsonl";
+/// Written while a run goes (the data loaded before it); replaced by `commits.jsonl` at the end.
+/// Left behind only by a run that died: `check` then rebuilds the ground truth from it and the
+/// history's `db-commit` events.
+pub const PARTIAL_COMMITS_FILE: &str = "commits.jsonl.partial";
 
 /// A file that cannot be read, or a line in it that is not what the format says.
 #[derive(Debug, thiserror::Error)]

@@ -52,8 +52,23 @@ impl LocalInfra {
         } else {
             detect_flavor(&dbd)
         };
+        let root_dir = root
+            .map(Path::to_path_buf)
+            .unwrap_or_else(std::env::temp_dir);
+        let cleaned = super::orphans::clean(&root_dir);
+        for d in &cleaned.dirs {
+            eprintln!(
+                "cachecheck: removed the leftovers of a run that died: {}{}",
+                d.display(),
+                if cleaned.killed.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (killed servers {:?})", cleaned.killed)
+                }
+            );
+        }
         let mut builder = tempfile::Builder::new();
-        builder.prefix("cachecheck-");
+        builder.prefix(super::orphans::DIR_PREFIX);
         let dir = match root {
             Some(r) => builder.tempdir_in(r),
             None => builder.tempdir(),
@@ -107,8 +122,16 @@ impl LocalInfra {
             redis_version: String::new(),
             dir,
         };
+        infra.record_owner();
         infra.wait_ready(Duration::from_secs(60)).await?;
         Ok(infra)
+    }
+
+    /// Writes the pids of the harness and the servers, for the cleanup after a crash.
+    fn record_owner(&self) {
+        if let Err(e) = super::orphans::write_owner(self.dir.path(), &self.pids()) {
+            tracing::warn!("cannot write {}: {e}", super::orphans::OWNER_FILE);
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -191,6 +214,7 @@ impl LocalInfra {
         let p = self.proc(s).context("not a local service")?;
         p.kill().await;
         p.spawn()?;
+        self.record_owner();
         self.wait_ready(Duration::from_secs(60)).await
     }
 

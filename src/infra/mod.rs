@@ -7,6 +7,7 @@
 //! through its own fault proxy without the strategies knowing.
 
 pub mod local;
+pub mod orphans;
 pub mod process;
 
 use anyhow::Result;

@@ -138,3 +138,16 @@ pub async fn cache_aside_read(c: &mut Client, k: i64) -> Outcome<ReadValue> {
         source: Source::Db,
     })
 }
+
+/// Like [`trace_step`], with a `detail` object (the error, if any, is added to it).
+pub fn trace_detail<T>(
+    c: &Client,
+    f: &str,
+    key: i64,
+    value: Option<i64>,
+    detail: serde_json::Value,
+    r: &Result<T, StepError>,
+) {
+    let (kind, detail) = super::workers::outcome_detail(detail, r);
+    c.step(f, kind, key, value, Some(detail));
+}

@@ -6,12 +6,35 @@
 //!
 //! Adding a strategy: a new file with a `pub const REG: Registration`, one line in
 //! [`REGISTRY`]. Nothing else changes.
+//!
+//! Besides one module per strategy, helpers they share: [`cache`] (plain cache operations, the
+//! cache-aside read, step tracing), [`cache_component`] (read-/write-through),
+//! [`retry_queue`] (delete-retry's memory and outbox queues), [`rockscache`] (tag-deleted's
+//! Redis entry), [`singleflight`], [`workers`] (background tasks that can be killed and
+//! awaited, worker process ids), [`pool`] (connections for background work), [`chance`]
+//! (seeded random choices). Lua scripts live in `lua/`, one file each.
 
 pub mod cache;
+pub mod cache_component;
+pub mod cache_then_db;
+pub mod chance;
 pub mod db_only;
 pub mod db_then_cache;
 pub mod db_then_delete;
+pub mod delete_retry;
 pub mod delete_then_db;
+pub mod double_delete;
+pub mod lease;
+pub mod pool;
+pub mod read_through;
+pub mod retry_queue;
+pub mod rockscache;
+pub mod singleflight;
+pub mod tag_deleted;
+pub mod versioned;
+pub mod workers;
+pub mod write_behind;
+pub mod write_through;
 
 use crate::client::Client;
 use crate::conn::{CacheConn, RoleAddrs, StepError};
@@ -71,6 +94,8 @@ pub struct Env {
     pub op_timeout: Duration,
     pub keys: u64,
     pub trace: bool,
+    /// The workload's seed: strategies that make random choices seed them from it.
+    pub seed: u64,
     /// Cancelled when the harness stops (Ctrl-C); workers must end promptly.
     pub shutdown: CancellationToken,
 }
@@ -138,6 +163,16 @@ pub static REGISTRY: &[Registration] = &[
     db_then_delete::REG,
     db_then_cache::REG,
     delete_then_db::REG,
+    cache_then_db::REG,
+    double_delete::REG,
+    delete_retry::REG,
+    read_through::REG,
+    write_through::REG,
+    write_behind::REG,
+    lease::REG,
+    versioned::REG,
+    tag_deleted::REG_WEAK,
+    tag_deleted::REG_STRONG,
 ];
 
 /// Finds a strategy by name, or says which exist.

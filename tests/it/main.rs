@@ -5,5 +5,7 @@ mod browser;
 mod faults;
 mod foundation;
 mod proxy;
+mod reliability;
+mod strategies;
 mod support;
 mod uses;

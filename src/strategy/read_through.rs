@@ -1,0 +1,46 @@
+//! `read-through` (seed 2.2): the application reads only through a cache component
+//! ([`CacheComponent::get`]) that loads the database's value on a miss and fills the cache;
+//! writes go to the database, then invalidate through the component.
+//!
+//! Known races: those of cache-aside (`db-then-delete`, seed 3.4): readers get the old value
+//! until the invalidation lands; a slow fill of an old value landing after the invalidation
+//! stays until the TTL; a failed invalidation leaves the old value until the TTL.
+
+use super::cache_component::CacheComponent;
+use super::{no_settings, Outcome, ReadValue, Registration, Strategy};
+use crate::client::Client;
+use async_trait::async_trait;
+use std::sync::Arc;
+
+pub const REG: Registration = Registration {
+    name: "read-through",
+    about: "a cache component loads misses; writes invalidate through it (seed 2.2)",
+    validate: no_settings,
+    build: |_, env| {
+        Ok(Arc::new(ReadThrough {
+            component: CacheComponent::new(env.ttl_ms, true),
+        }))
+    },
+};
+
+pub struct ReadThrough {
+    component: CacheComponent,
+}
+
+#[async_trait]
+impl Strategy for ReadThrough {
+    async fn read(&self, c: &mut Client, key: i64) -> Outcome<ReadValue> {
+        self.component.get(c, key).await
+    }
+
+    async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
+        let version = match c.conns.db.write(key, value).await {
+            Ok(v) => v,
+            Err(e) => return e.into(),
+        };
+        c.commit_step(key, value, version);
+        // Committed: a failed invalidation is recorded by the component, not returned.
+        let _ = self.component.invalidate(c, key).await;
+        Outcome::Ok(())
+    }
+}

@@ -1,0 +1,281 @@
+//! The harness survives its own crashes and bad input: kill -9 mid-run, Ctrl-C, unwritable
+//! output, repeated runs. Real servers; each test uses its own TMPDIR so that leftovers are
+//! visible and other tests' servers are never touched.
+
+use crate::support::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const WORKLOAD: &str = r#"
+name = "crash"
+keys = 4
+clients = 4
+duration_s = 20.0
+read_fraction = 0.7
+strategies = ["db-then-delete", "db-only"]
+"#;
+
+struct Spawned {
+    child: Child,
+    tmp: tempfile::TempDir,
+    out: PathBuf,
+}
+
+fn spawn_run(workload: &str) -> Spawned {
+    let tmp = tempfile::tempdir().unwrap();
+    let servers_tmp = tmp.path().join("servers");
+    std::fs::create_dir(&servers_tmp).unwrap();
+    let wl = tmp.path().join("w.toml");
+    std::fs::write(&wl, workload).unwrap();
+    let out = tmp.path().join("results");
+    let child = Command::new(bin())
+        .arg("run")
+        .arg(&wl)
+        .arg("--out")
+        .arg(&out)
+        .env("TMPDIR", &servers_tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Spawned { child, tmp, out }
+}
+
+/// Waits until the first strategy's history has some events.
+fn wait_for_history(out: &Path, strategy: &str) -> PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(entries) = std::fs::read_dir(out) {
+            for e in entries.flatten() {
+                let h = e.path().join(strategy).join("history.jsonl");
+                if std::fs::metadata(&h)
+                    .map(|m| m.len() > 20_000)
+                    .unwrap_or(false)
+                {
+                    return e.path().join(strategy);
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "the run never started recording");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Processes whose command line mentions `needle`.
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        if stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('Z'))
+        {
+            continue; // a zombie holds no resources
+        }
+        let cl = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cl = String::from_utf8_lossy(&cl).replace('\0', " ");
+        if cl.contains(needle) {
+            out.push(format!("{name}: {cl}"));
+        }
+    }
+    out
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn kill_9_leaves_a_checkable_history_and_the_next_run_cleans_up() {
+    let mut s = spawn_run(WORKLOAD);
+    let dir = wait_for_history(&s.out, "db-then-delete");
+    std::thread::sleep(Duration::from_millis(500));
+    // SIGKILL: no cleanup code of the harness runs.
+    unsafe { libc::kill(s.child.id() as i32, libc::SIGKILL) };
+    s.child.wait().unwrap();
+    let servers_tmp = s.tmp.path().join("servers");
+    // The servers die with the harness.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !processes_mentioning(servers_tmp.to_str().unwrap()).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "servers outlived the harness: {:?}",
+            processes_mentioning(servers_tmp.to_str().unwrap())
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        entries(&servers_tmp).len(),
+        1,
+        "the dead run's directory is there to clean up"
+    );
+
+    // The history reads to its last complete line, and check gives figures.
+    let (code, out, err) = cachecheck(&["check", dir.to_str().unwrap(), "--json"], None);
+    assert!(
+        code == 0 || code == 1,
+        "check of a killed run failed ({code}): {err}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["incomplete"], true);
+    assert!(v["ops"]["read"]["ok"].as_u64().unwrap() > 0);
+    assert!(
+        v["warnings"].to_string().contains("died"),
+        "{}",
+        v["warnings"]
+    );
+
+    // The next run removes the leftovers and says so.
+    let o = Command::new(bin())
+        .args([
+            "run",
+            s.tmp.path().join("w.toml").to_str().unwrap(),
+            "--duration",
+            "0.5",
+            "--strategy",
+            "db-only",
+            "--out",
+        ])
+        .arg(&s.out)
+        .env("TMPDIR", &servers_tmp)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("removed the leftovers of a run that died"),
+        "{err}"
+    );
+    assert!(
+        entries(&servers_tmp).is_empty(),
+        "left behind: {:?}",
+        entries(&servers_tmp)
+    );
+}
+
+#[test]
+fn ctrl_c_stops_heals_and_writes_partial_results() {
+    let mut s = spawn_run(&format!(
+        "{WORKLOAD}\n[[nemesis]]\nfault = \"latency\"\nrole = \"cache-read\"\nlatency_ms = 20\nat_s = 0.1\nduration_s = 60\n"
+    ));
+    let dir = wait_for_history(&s.out, "db-then-delete");
+    let t0 = Instant::now();
+    unsafe { libc::kill(s.child.id() as i32, libc::SIGINT) };
+    let status = s.child.wait().unwrap();
+    let took = t0.elapsed();
+    eprintln!(
+        "Ctrl-C: the run stopped {:.2} s after SIGINT",
+        took.as_secs_f64()
+    );
+    assert!(
+        took < Duration::from_secs(15),
+        "the run hung after Ctrl-C: {took:?}"
+    );
+    assert_eq!(status.code(), Some(2));
+    // Partial results, marked incomplete, with the fault healed and recorded.
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["incomplete"], true);
+    assert_eq!(summary["valid"], false);
+    let f = &summary["faults"][0];
+    assert!(f["end_ns"].is_u64(), "fault not healed: {f}");
+    assert_complete_history(&dir);
+    assert!(
+        !dir.parent().unwrap().join("db-only").exists(),
+        "the next strategy started after Ctrl-C"
+    );
+    // Nothing left: no process, no temporary directory.
+    let servers_tmp = s.tmp.path().join("servers");
+    assert!(processes_mentioning(servers_tmp.to_str().unwrap()).is_empty());
+    assert!(
+        entries(&servers_tmp).is_empty(),
+        "left behind: {:?}",
+        entries(&servers_tmp)
+    );
+}
+
+#[test]
+fn unwritable_output_is_an_error_before_any_server_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let wl = tmp.path().join("w.toml");
+    std::fs::write(&wl, WORKLOAD).unwrap();
+    let servers_tmp = tmp.path().join("servers");
+    std::fs::create_dir(&servers_tmp).unwrap();
+    let t0 = Instant::now();
+    let o = Command::new(bin())
+        .args([
+            "run",
+            wl.to_str().unwrap(),
+            "--out",
+            file.join("results").to_str().unwrap(),
+        ])
+        .env("TMPDIR", &servers_tmp)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("output directory"), "{err}");
+    assert!(entries(&servers_tmp).is_empty(), "a server was started");
+    eprintln!("unwritable --out rejected in {:?}", t0.elapsed());
+}
+
+#[test]
+fn a_run_never_writes_into_an_earlier_run() {
+    let wl = "name = \"twice\"\nkeys = 2\nclients = 2\nduration_s = 0.3\nstrategies = [\"db-only\"]\n[infra]\ndirect = true\n";
+    let first = run_workload(wl, &["-q"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let first_dir = first.run_dir.clone().unwrap();
+    let snapshot = |d: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(d.join("db-only"))
+            .unwrap()
+            .flatten()
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = snapshot(&first_dir);
+    // Same output directory, same second: a new run directory, the old one untouched.
+    let out = first_dir.parent().unwrap();
+    let wl_path = first.tmp.path().join("workload.toml");
+    for _ in 0..2 {
+        let o = Command::new(bin())
+            .args([
+                "run",
+                wl_path.to_str().unwrap(),
+                "-q",
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0));
+    }
+    let runs: Vec<_> = entries(out).into_iter().filter(|n| n != "latest").collect();
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    assert_eq!(
+        before,
+        snapshot(&first_dir),
+        "an earlier run's files changed"
+    );
+}
