@@ -361,20 +361,6 @@ fn rows(cols: &[Column], mark: &dyn Fn(&str) -> String) -> Vec<Vec<String>> {
             keys.join(",")
         }
     });
-    info("invalid properties", &|s| {
-        let bad: Vec<&str> = s
-            .check
-            .verdicts
-            .iter()
-            .filter(|(_, v)| **v == crate::checker::Verdict::Invalid)
-            .map(|(k, _)| k.as_str())
-            .collect();
-        if bad.is_empty() {
-            "-".into()
-        } else {
-            bad.join(",")
-        }
-    });
     info("verdict", &|s| verdict_name(s.check.verdict).to_string());
     info("expectations", &output::result_cell);
     rows

@@ -441,7 +441,7 @@ fn tune_delay_recommends_a_delay_and_proves_it() {
     let wl = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/tune-delay.toml");
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("results");
-    let mut args = vec![
+    let args = [
         "tune-delay",
         s(&wl),
         "--json",
@@ -450,19 +450,6 @@ fn tune_delay_recommends_a_delay_and_proves_it() {
         "--out",
         s(&out),
     ];
-    let (_, listed, _) = cachecheck(&["strategies"], None);
-    let have_sweep = listed.lines().any(|l| l.starts_with("double-delete "));
-    if !have_sweep {
-        // Until `double-delete` is in this build: the sweep is refused before any server
-        // starts, naming the fix, and the measurement alone still works.
-        let (code, _, err) = cachecheck(&args, None);
-        assert_eq!(code, 2, "{err}");
-        assert!(
-            err.contains("double-delete") && err.contains("--no-sweep"),
-            "{err}"
-        );
-        args.push("--no-sweep");
-    }
     let (code, stdout, err) = cachecheck(&args, None);
     assert_eq!(code, 0, "stdout: {stdout}\nstderr: {err}");
     let t: Value = serde_json::from_str(&stdout).unwrap();
@@ -473,11 +460,6 @@ fn tune_delay_recommends_a_delay_and_proves_it() {
     let p999 = fill["p999"].as_f64().unwrap();
     let rec = t["recommended_delay_ms"].as_u64().unwrap();
     assert_eq!(rec, (p999 * 1.5 + 10.0).ceil() as u64, "{t}");
-    if !have_sweep {
-        eprintln!("tune-delay: double-delete is not in this build: sweep not exercised");
-        assert_eq!(t["sweep"].as_array().map(Vec::len), Some(0), "{t}");
-        return;
-    }
     let sweep = t["sweep"].as_array().unwrap();
     let points: Vec<(&str, u64, bool)> = sweep
         .iter()
