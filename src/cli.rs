@@ -38,6 +38,8 @@ pub enum Command {
     Run(RunArgs),
     /// Re-check a result directory (or one you built by hand) and print the same figures.
     Check(CheckArgs),
+    /// A run's course over time: ops/s, fail/info, harness memory and fds per interval.
+    Timeline(TimelineArgs),
     /// List the strategies.
     Strategies,
     /// Compare strategies side by side from any number of run or strategy directories.
@@ -114,6 +116,18 @@ pub struct TuneArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct TimelineArgs {
+    /// A strategy or run directory.
+    pub dir: PathBuf,
+    /// Interval length in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub every: f64,
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ProxyServerArgs {
     /// Address of the REST API.
     #[arg(long, default_value = "127.0.0.1:8474")]
@@ -136,9 +150,25 @@ pub struct RunArgs {
     /// Run length per strategy in seconds (overrides the workload's).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
+    /// Concurrent clients (overrides the workload's).
+    #[arg(long, value_name = "N")]
+    pub clients: Option<u32>,
     /// Where the servers run (overrides the workload's [infra] kind).
     #[arg(long, value_enum)]
     pub infra: Option<InfraKind>,
+    /// Docker: leave the stack running after the run and print how to stop it.
+    #[arg(long)]
+    pub keep: bool,
+    /// External database, e.g. mysql://root@127.0.0.1:3306/cachecheck (implies --infra
+    /// external; the schema is dropped afterwards only if cachecheck created it).
+    #[arg(long, value_name = "URL")]
+    pub db_url: Option<String>,
+    /// External Redis, e.g. redis://127.0.0.1:6379 (implies --infra external).
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// External Toxiproxy REST API, e.g. http://127.0.0.1:8474 (implies --infra external).
+    #[arg(long, value_name = "URL")]
+    pub toxiproxy_url: Option<String>,
     /// Plain output: only the final table (no progress lines or bars).
     #[arg(long, short)]
     pub quiet: bool,
@@ -203,6 +233,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Compare(a) => compare::run(&a.results, a.format),
         Command::Report(a) => report::run(&a.result, a.output.as_deref()),
         Command::TuneDelay(a) => cmd_tune(a),
+        Command::Timeline(a) => crate::timeline::run(&a.dir, a.every, a.json),
         Command::ProxyServer(a) => {
             crate::proxy_server::run_cli(a.listen)?;
             Ok(EXIT_OK)
@@ -258,7 +289,12 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
         out: a.out,
         seed: a.seed,
         duration_s: a.duration,
+        clients: a.clients,
         infra: a.infra,
+        keep: a.keep,
+        db_url: a.db_url,
+        redis_url: a.redis_url,
+        toxiproxy_url: a.toxiproxy_url,
         quiet: a.quiet,
     };
     // Validate everything before any server starts.

@@ -7,7 +7,8 @@
 //!
 //! * [`workload`]: the TOML workload file, validated into one config before any server starts;
 //!   [`workload::expect`]: expectations per strategy.
-//! * [`infra`]: the servers (local processes, external URLs) and per-role endpoints.
+//! * [`infra`]: the servers (local processes, a docker compose project, external URLs), their
+//!   faults (kill, restart, pause, partition) and per-role endpoints.
 //! * [`register`]: the register table, its writes, and the ground truth (commit log).
 //! * [`conn`]: a client's connections, one per role, reconnecting after faults.
 //! * [`strategy`]: cache write strategies, one module each behind one trait.
@@ -16,7 +17,9 @@
 //! * [`history`]: the event model, the recorder that streams it to disk, the file readers.
 //! * [`checker`]: pure functions over a run directory's files; verdicts and anomalies.
 //! * [`proxy_server`]: the built-in fault proxy speaking Toxiproxy's REST API, with its toxics.
+//! * [`resources`]: the harness's memory and file descriptors, sampled while a run goes.
 //! * [`summary`], [`output`]: summary.json and the terminal table.
+//! * [`timeline`]: a run's course over time (ops/s, harness memory), for soak runs.
 //! * [`run`]: the pipeline of `cachecheck run`, top to bottom; [`check_cmd`]: `cachecheck check`.
 //! * [`progress`]: progress bars on a terminal, plain lines elsewhere.
 //! * [`junit`]: JUnit XML of the expectations (`--junit FILE` on `run` and `check`).
@@ -40,8 +43,10 @@ pub mod progress;
 pub mod proxy_server;
 pub mod register;
 pub mod report;
+pub mod resources;
 pub mod run;
 pub mod strategy;
 pub mod summary;
+pub mod timeline;
 pub mod tune;
 pub mod workload;

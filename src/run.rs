@@ -10,9 +10,9 @@ use crate::history::files::{
 };
 use crate::history::recorder::{Clock, Recorder};
 use crate::history::{process, EventType, FinalState};
-use crate::infra::{Endpoints, InfraError, InfraKind, Role, Stack};
+use crate::infra::{Endpoints, InfraError, InfraKind, Role, Service, Stack};
 use crate::nemesis::faults::FaultCtx;
-use crate::nemesis::proxy::{parse_listen, FaultProxy};
+use crate::nemesis::proxy::FaultProxy;
 use crate::nemesis::Nemesis;
 use crate::progress::Progress;
 use crate::register;
@@ -36,7 +36,15 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Per strategy, replaces `duration_s` (and clears `ops`).
     pub duration_s: Option<f64>,
+    /// Replaces `clients`.
+    pub clients: Option<u32>,
     pub infra: Option<InfraKind>,
+    /// Docker only: leave the stack running at the end.
+    pub keep: bool,
+    /// External servers' URLs; any of them implies `infra = external`.
+    pub db_url: Option<String>,
+    pub redis_url: Option<String>,
+    pub toxiproxy_url: Option<String>,
     /// Only the final table: no per-strategy lines, no progress bars.
     pub quiet: bool,
 }
@@ -73,12 +81,49 @@ pub fn resolve(opts: &RunOptions) -> Result<Workload> {
         w.file.duration_s = d;
         w.file.ops = 0;
     }
-    if let Some(k) = opts.infra {
-        w.file.infra.kind = k;
+    if let Some(c) = opts.clients {
+        anyhow::ensure!(
+            (1..=10_000).contains(&c),
+            "--clients: must be between 1 and 10000"
+        );
+        w.file.clients = c;
+    }
+    let urls = [
+        ("--db-url", &opts.db_url, &mut w.file.infra.db_url),
+        ("--redis-url", &opts.redis_url, &mut w.file.infra.redis_url),
+        (
+            "--toxiproxy-url",
+            &opts.toxiproxy_url,
+            &mut w.file.infra.toxiproxy_url,
+        ),
+    ];
+    let mut url_flag = None;
+    for (flag, given, field) in urls {
+        if let Some(u) = given {
+            *field = Some(u.clone());
+            url_flag = Some(flag);
+        }
+    }
+    match (url_flag, opts.infra) {
+        (Some(flag), Some(k)) if k != InfraKind::External => {
+            anyhow::bail!("{flag}: only with --infra external (or without --infra)")
+        }
+        (Some(_), _) => w.file.infra.kind = InfraKind::External,
+        (None, Some(k)) => w.file.infra.kind = k,
+        (None, None) => {}
+    }
+    if url_flag.is_some() || opts.infra.is_some() {
         w.file
             .infra
             .validate()
             .map_err(|e| anyhow::anyhow!("{}: {e}", opts.workload.display()))?;
+    }
+    if opts.keep {
+        anyhow::ensure!(
+            w.file.infra.kind == InfraKind::Docker,
+            "--keep: only with --infra docker (local servers end with cachecheck; external ones are never stopped)"
+        );
+        w.file.infra.keep = true;
     }
     if !opts.strategies.is_empty() {
         let mut seen = std::collections::HashSet::new();
@@ -108,11 +153,17 @@ pub async fn run_planned(
     shutdown: CancellationToken,
     plan: &mut Plan<'_>,
 ) -> Result<RunOutcome> {
+    raise_fd_limit();
     let progress = Progress::new(opts.quiet);
     let run_dir = create_run_dir(&opts.out, &w.file.name)?;
     std::fs::write(run_dir.join("workload.toml"), &w.text)?;
     let t0 = Instant::now();
-    let stack = match Stack::start(&w.file.infra, &run_dir).await {
+    // Ctrl-C during start-up drops the start: what was started is removed on the way out.
+    let started = tokio::select! {
+        s = Stack::start(&w.file.infra, &run_dir) => s,
+        _ = shutdown.cancelled() => Err(anyhow::anyhow!("interrupted while starting the servers")),
+    };
+    let stack = match started {
         Ok(s) => s,
         Err(e) => {
             // Nothing ran: leave no empty run directory behind.
@@ -121,7 +172,7 @@ pub async fn run_planned(
         }
     };
     let ep = stack.endpoints().clone();
-    let proxy = match setup_proxy(&ep).await {
+    let proxy = match setup_proxy(&stack, w.file.infra.direct).await {
         Ok(p) => p,
         Err(e) => {
             stack.stop().await;
@@ -159,7 +210,13 @@ pub async fn run_planned(
         .await;
     }
     match Arc::try_unwrap(ctx.stack) {
-        Ok(m) => m.into_inner().stop().await,
+        Ok(m) => {
+            let stack = m.into_inner();
+            if let Some(note) = stack.kept() {
+                eprintln!("cachecheck: {note}");
+            }
+            stack.stop().await
+        }
         Err(_) => tracing::warn!("stack still in use at the end of the run"),
     }
     let summaries = result?;
@@ -171,27 +228,46 @@ pub async fn run_planned(
     })
 }
 
-/// Connects to the fault proxy, if the stack has one, and creates one proxy per role.
-async fn setup_proxy(ep: &Endpoints) -> Result<Option<Arc<FaultProxy>>> {
-    let Some(api) = ep.toxiproxy_api.clone() else {
+/// Connects to the fault proxy, if the stack has one (and the workload does not connect
+/// directly), and creates one proxy per role: listening where the stack says clients can reach
+/// it (a loopback port, or a container port published on 127.0.0.1), forwarding to the servers
+/// as the proxy server reaches them.
+async fn setup_proxy(stack: &Stack, direct: bool) -> Result<Option<Arc<FaultProxy>>> {
+    let Some(api) = stack.endpoints().toxiproxy_api.clone() else {
         return Ok(None);
     };
-    let db_up = format!("{}:{}", ep.db.host, ep.db.port);
-    let redis_up = format!("{}:{}", ep.redis_host, ep.redis_port);
+    if direct {
+        return Ok(None);
+    }
+    let mut spec: Vec<(Role, String, String)> = Vec::new();
+    let mut client_addr = std::collections::BTreeMap::new();
+    for (i, r) in Role::ALL.iter().enumerate() {
+        let service = if r.is_db() {
+            Service::Db
+        } else {
+            Service::Redis
+        };
+        let (listen, host) = stack.proxy_listen(i).with_context(|| {
+            format!("the stack gives no address for the `{}` proxy (fix: set `direct = true` in [infra])", r.as_str())
+        })?;
+        let upstream = stack
+            .proxy_upstream(service)
+            .context("the stack gives no upstream for a proxy")?;
+        spec.push((*r, listen, upstream));
+        client_addr.insert(*r, (host.ip().to_string(), host.port()));
+    }
     let p = tokio::task::spawn_blocking(move || -> Result<FaultProxy> {
         let mut p = FaultProxy::connect(&api).map_err(|e| {
             InfraError::Unreachable(format!(
                 "{e:#} (fix: check that the fault proxy runs at {api}, or set `direct = true` in [infra])"
             ))
         })?;
-        let spec: Vec<(Role, String, String)> = Role::ALL
-            .iter()
-            .map(|r| {
-                let up = if r.is_db() { &db_up } else { &redis_up };
-                (*r, "127.0.0.1:0".to_string(), up.clone())
-            })
-            .collect();
-        p.create(&spec, &|_, listen| parse_listen(listen))?;
+        p.create(&spec, &|role, _| {
+            client_addr
+                .get(&role)
+                .cloned()
+                .context("no client address for a proxy")
+        })?;
         Ok(p)
     })
     .await??;
@@ -318,6 +394,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun, progress: &Progress) -> 
     let keys = KeyDist::from_workload(f);
     let values = Values::starting_at(register::first_write_value(f.keys));
     phase(&rec, "clients-start");
+    let sampler = crate::resources::Sampler::start(rec.clone());
     let nemesis = Nemesis::spawn(
         &w.faults,
         FaultCtx {
@@ -349,6 +426,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun, progress: &Progress) -> 
     // Quiescence: writers stopped, every fault healed, queues drained; then settle.
     bar.stage("quiescence, then checking");
     phase(&rec, "quiescence");
+    let harness = sampler.finish().await;
     let faults = nemesis.finish().await;
     crate::nemesis::injected::clear_delete_failure();
     strategy.quiesce().await;
@@ -413,6 +491,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun, progress: &Progress) -> 
             .collect(),
         extra: strategy.extra(),
         binlog_lag_ms: strategy.lag_ms(),
+        harness: Some(harness),
         ..Default::default()
     };
     summary.evaluate(&s.common.expect);
@@ -437,6 +516,22 @@ fn settings_json(w: &Workload, s: &StrategyRun, ttl_ms: u64) -> serde_json::Valu
         "settle_ms": f.settle_ms,
         "strategy": own,
     })
+}
+
+/// Raises the soft limit of open files to the hard limit: every client holds a connection per
+/// role, so a thousand clients need thousands of descriptors.
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit on a local struct.
+    unsafe {
+        let mut l = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
+            l.rlim_cur = l.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &l);
+        }
+    }
 }
 
 /// Creates `out/<timestamp>-<name>`, never reusing an existing directory.

@@ -76,6 +76,9 @@ pub struct Summary {
     /// For binlog-driven invalidation: lag from the writer's acknowledgement to the delete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binlog_lag_ms: Option<Percentiles>,
+    /// The harness's resident memory and file descriptors while the clients ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness: Option<crate::resources::HarnessResources>,
     /// Strategy-specific figures (retry counts, queue sizes...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra: Option<serde_json::Value>,

@@ -2,6 +2,8 @@
 //! Redis and fault-proxy processes through the harness (the `cachecheck` binary).
 
 mod browser;
+mod docker;
+mod external;
 mod faults;
 mod foundation;
 mod proxy;
