@@ -5,10 +5,13 @@
 set -euo pipefail
 
 # --docker: also what building the offline images and driving compose needs.
+# --browser: also a headless browser (the report's test).
 docker=false
+browser=false
 for a in "$@"; do
   case "$a" in
     --docker) docker=true ;;
+    --browser) browser=true ;;
     *) echo "setup: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -26,6 +29,10 @@ if $docker; then
   if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
     need+=(docker-compose)
   fi
+fi
+if $browser; then
+  # The HTML report's test loads the page in a real headless browser.
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
   export PATH="$HOME/.cargo/bin:$PATH"

@@ -3,7 +3,7 @@
 # runs (so the Docker tests run for real), then unit, fixture, property and live-server tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --browser
 export PATH="$HOME/.cargo/bin:$PATH"
 docker_ok=false
 if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then

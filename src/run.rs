@@ -14,7 +14,7 @@ use crate::infra::{Endpoints, InfraError, InfraKind, Role, Service, Stack};
 use crate::nemesis::faults::FaultCtx;
 use crate::nemesis::proxy::FaultProxy;
 use crate::nemesis::Nemesis;
-use crate::output;
+use crate::progress::Progress;
 use crate::register;
 use crate::strategy::{self, Env};
 use crate::summary::{Summary, SCHEMA_VERSION};
@@ -45,9 +45,14 @@ pub struct RunOptions {
     pub db_url: Option<String>,
     pub redis_url: Option<String>,
     pub toxiproxy_url: Option<String>,
-    /// No per-strategy lines while running.
+    /// Only the final table: no per-strategy lines, no progress bars.
     pub quiet: bool,
 }
+
+/// Decides which strategy runs come next once every planned one has run, from the summaries
+/// so far and the run directory (`tune-delay` plans its sweep from its measurement); an empty
+/// list ends the run.
+pub type Plan<'a> = dyn FnMut(&Workload, &[Summary], &Path) -> Result<Vec<StrategyRun>> + 'a;
 
 /// What a run produced.
 pub struct RunOutcome {
@@ -138,7 +143,18 @@ pub fn resolve(opts: &RunOptions) -> Result<Workload> {
 /// Runs every strategy of the workload; see the module doc.
 pub async fn run(opts: &RunOptions, shutdown: CancellationToken) -> Result<RunOutcome> {
     let w = resolve(opts)?;
+    run_planned(w, opts, shutdown, &mut |_, _, _| Ok(Vec::new())).await
+}
+
+/// Runs the strategies of `w` (already resolved), then those `plan` adds, on one set of servers.
+pub async fn run_planned(
+    w: Workload,
+    opts: &RunOptions,
+    shutdown: CancellationToken,
+    plan: &mut Plan<'_>,
+) -> Result<RunOutcome> {
     raise_fd_limit();
+    let progress = Progress::new(opts.quiet);
     let run_dir = create_run_dir(&opts.out, &w.file.name)?;
     std::fs::write(run_dir.join("workload.toml"), &w.text)?;
     let t0 = Instant::now();
@@ -164,13 +180,11 @@ pub async fn run(opts: &RunOptions, shutdown: CancellationToken) -> Result<RunOu
             return Err(e);
         }
     };
-    if !opts.quiet {
-        eprintln!(
-            "started {} in {:.2} s",
-            stack.describe(),
-            t0.elapsed().as_secs_f64()
-        );
-    }
+    progress.note(&format!(
+        "started {} in {:.2} s",
+        stack.describe(),
+        t0.elapsed().as_secs_f64()
+    ));
     let addrs = match &proxy {
         Some(p) => RoleAddrs {
             db: ep.db.clone(),
@@ -187,7 +201,7 @@ pub async fn run(opts: &RunOptions, shutdown: CancellationToken) -> Result<RunOu
         run_dir: &run_dir,
         shutdown: &shutdown,
     };
-    let result = run_strategies(&ctx, opts).await;
+    let result = run_strategies(&ctx, &progress, plan).await;
     if let Some(p) = proxy {
         let _ = tokio::task::spawn_blocking(move || {
             let _ = p.reset();
@@ -271,24 +285,20 @@ struct RunCtx<'a> {
     shutdown: &'a CancellationToken,
 }
 
-async fn run_strategies(cx: &RunCtx<'_>, opts: &RunOptions) -> Result<Vec<Summary>> {
+async fn run_strategies(
+    cx: &RunCtx<'_>,
+    progress: &Progress,
+    plan: &mut Plan<'_>,
+) -> Result<Vec<Summary>> {
     let mut out = Vec::new();
-    for s in &cx.w.strategies {
-        if cx.shutdown.is_cancelled() {
-            break;
+    let mut queue: std::collections::VecDeque<StrategyRun> =
+        cx.w.strategies.iter().cloned().collect();
+    while !cx.shutdown.is_cancelled() {
+        if queue.is_empty() {
+            queue.extend(plan(cx.w, &out, cx.run_dir)?);
         }
-        let summary = run_strategy(cx, s).await?;
-        if !opts.quiet {
-            eprint!("{}", output::failure_lines(&summary));
-            eprintln!(
-                "{}: {:.0} ops/s, {} stale reads, {} divergent keys -> {}",
-                summary.strategy,
-                summary.check.throughput_ops_s,
-                summary.check.anomalies.stale_reads,
-                summary.check.anomalies.divergent_keys,
-                output::result_cell(&summary)
-            );
-        }
+        let Some(s) = queue.pop_front() else { break };
+        let summary = run_strategy(cx, &s, progress).await?;
         out.push(summary);
     }
     Ok(out)
@@ -321,7 +331,7 @@ fn phase(rec: &Recorder, name: &str) {
 }
 
 /// Runs one strategy on freshly loaded data and writes its directory.
-async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Summary> {
+async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun, progress: &Progress) -> Result<Summary> {
     let (w, ep, shutdown) = (cx.w, cx.ep, cx.shutdown);
     let f = &w.file;
     let op_timeout = Duration::from_millis(f.op_timeout_ms);
@@ -377,7 +387,9 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Summary> {
         deadline: Instant::now() + Duration::from_secs_f64(f.duration_s),
         budget: (f.ops > 0).then(|| Arc::new(AtomicI64::new(f.ops as i64))),
         cancel: shutdown.clone(),
+        started: Arc::default(),
     };
+    let bar = progress.strategy(&s.name, f, stop.started.clone());
     let interval = (f.rate > 0.0).then(|| Duration::from_secs_f64(f.clients as f64 / f.rate));
     let keys = KeyDist::from_workload(f);
     let values = Values::starting_at(register::first_write_value(f.keys));
@@ -412,6 +424,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Summary> {
     }
 
     // Quiescence: writers stopped, every fault healed, queues drained; then settle.
+    bar.stage("quiescence, then checking");
     phase(&rec, "quiescence");
     let harness = sampler.finish().await;
     let faults = nemesis.finish().await;
@@ -483,6 +496,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Summary> {
     };
     summary.evaluate(&s.common.expect);
     summary.write(&dir)?;
+    bar.finish(&summary);
     Ok(summary)
 }
 

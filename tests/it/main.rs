@@ -2,6 +2,7 @@
 //! Redis and fault-proxy processes through the harness (the `cachecheck` binary).
 
 mod binlog;
+mod browser;
 mod docker;
 mod external;
 mod faults;
@@ -10,3 +11,4 @@ mod proxy;
 mod reliability;
 mod strategies;
 mod support;
+mod uses;
