@@ -4,6 +4,18 @@
 # against. Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
 
+# --docker: also what building the offline images and driving compose needs.
+# --browser: also a headless browser (the report's test).
+docker=false
+browser=false
+for a in "$@"; do
+  case "$a" in
+    --docker) docker=true ;;
+    --browser) browser=true ;;
+    *) echo "setup: unknown option $a" >&2; exit 2 ;;
+  esac
+done
+
 need=()
 have_bin() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 have_bin mariadbd || have_bin mysqld || need+=(mariadb-server)
@@ -12,6 +24,16 @@ command -v redis-benchmark >/dev/null 2>&1 || need+=(redis-tools)
 dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
+if $docker; then
+  command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+  if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
+    need+=(docker-compose)
+  fi
+fi
+if $browser; then
+  # The HTML report's test loads the page in a real headless browser.
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
   export PATH="$HOME/.cargo/bin:$PATH"
 fi

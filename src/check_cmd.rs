@@ -79,7 +79,13 @@ pub fn check_one(dir: &Path, extra_expect: &[Expectation]) -> Result<Summary> {
     Ok(s)
 }
 
-pub fn run(dir: &Path, json: bool, write: bool, expect: &[String]) -> Result<u8> {
+pub fn run(
+    dir: &Path,
+    json: bool,
+    write: bool,
+    expect: &[String],
+    junit: Option<&Path>,
+) -> Result<u8> {
     let expect: Vec<Expectation> = expect
         .iter()
         .map(|e| Expectation::parse(e).map_err(|m| anyhow::anyhow!("--expect: {m}")))
@@ -110,6 +116,9 @@ pub fn run(dir: &Path, json: bool, write: bool, expect: &[String]) -> Result<u8>
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else if !summaries.is_empty() {
         print!("{}", crate::output::table(&summaries));
+    }
+    if let Some(path) = junit {
+        crate::junit::write(path, &summaries)?;
     }
     Ok(if errors > 0 {
         EXIT_ERROR

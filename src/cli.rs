@@ -2,8 +2,11 @@
 //! expectations hold, 1 an expectation failed, 2 usage or infrastructure error.
 
 use crate::check_cmd;
+use crate::compare;
 use crate::infra::InfraKind;
+use crate::report;
 use crate::run::{self, RunOptions};
+use crate::tune::{self, Rule, TuneOptions};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -39,8 +42,77 @@ pub enum Command {
     Timeline(TimelineArgs),
     /// List the strategies.
     Strategies,
+    /// Compare strategies side by side from any number of run or strategy directories.
+    Compare(CompareArgs),
+    /// Write one self-contained HTML report (charts, anomaly timelines) of a result directory.
+    Report(ReportArgs),
+    /// Measure the read path a double delete must outwait, recommend a delay, prove it by a sweep.
+    TuneDelay(TuneArgs),
     /// Serve Toxiproxy's REST API and proxies (the built-in fault proxy).
     ProxyServer(ProxyServerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// Run directories, strategy directories or summary.json files (any number, any runs).
+    #[arg(required = true, value_name = "RESULT")]
+    pub results: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: compare::Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A run directory or a strategy directory.
+    #[arg(value_name = "RESULT")]
+    pub result: PathBuf,
+    /// Where to write the HTML (default: RESULT/report.html).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TuneArgs {
+    /// The workload file (TOML), e.g. workloads/tune-delay.toml.
+    pub workload: PathBuf,
+    /// The cache-aside strategy whose read path (cache fills) is measured.
+    #[arg(long, value_name = "NAME", default_value = "db-then-delete")]
+    pub measure_with: String,
+    /// Recommendation: this percentile of the fill window...
+    #[arg(long, default_value_t = 99.9)]
+    pub percentile: f64,
+    /// ...times this factor...
+    #[arg(long, default_value_t = 1.5)]
+    pub factor: f64,
+    /// ...plus this margin (ms).
+    #[arg(long, value_name = "MS", default_value_t = 10.0)]
+    pub margin_ms: f64,
+    /// Measure and recommend only; do not run the double-delete sweep.
+    #[arg(long)]
+    pub no_sweep: bool,
+    /// Sweep double-delete with its second delete scheduled after the write is acknowledged
+    /// (the default sweeps `inline = true`: the write waits for the second delete).
+    #[arg(long)]
+    pub async_second_delete: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Where result directories go.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Seed of every random choice (overrides the workload's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Run length of each run in seconds (overrides the workload's).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Where the servers run (overrides the workload's [infra] kind).
+    #[arg(long, value_enum)]
+    pub infra: Option<InfraKind>,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,9 +156,26 @@ pub struct RunArgs {
     /// Where the servers run (overrides the workload's [infra] kind).
     #[arg(long, value_enum)]
     pub infra: Option<InfraKind>,
-    /// Plain output: only the final table.
+    /// Docker: leave the stack running after the run and print how to stop it.
+    #[arg(long)]
+    pub keep: bool,
+    /// External database, e.g. mysql://root@127.0.0.1:3306/cachecheck (implies --infra
+    /// external; the schema is dropped afterwards only if cachecheck created it).
+    #[arg(long, value_name = "URL")]
+    pub db_url: Option<String>,
+    /// External Redis, e.g. redis://127.0.0.1:6379 (implies --infra external).
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// External Toxiproxy REST API, e.g. http://127.0.0.1:8474 (implies --infra external).
+    #[arg(long, value_name = "URL")]
+    pub toxiproxy_url: Option<String>,
+    /// Plain output: only the final table (no progress lines or bars).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also write the expectations as JUnit XML to FILE (one test case per strategy and
+    /// expectation).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -102,6 +191,9 @@ pub struct CheckArgs {
     /// An expectation to check, e.g. "stale_reads == 0" (repeatable; adds to the stored ones).
     #[arg(long = "expect", value_name = "EXPR")]
     pub expect: Vec<String>,
+    /// Also write the expectations as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 /// Parses arguments and runs the command. Errors print as one line with exit code 2.
@@ -137,7 +229,10 @@ fn init_tracing() {
 fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(a) => cmd_run(a),
-        Command::Check(a) => check_cmd::run(&a.dir, a.json, a.write, &a.expect),
+        Command::Check(a) => check_cmd::run(&a.dir, a.json, a.write, &a.expect, a.junit.as_deref()),
+        Command::Compare(a) => compare::run(&a.results, a.format),
+        Command::Report(a) => report::run(&a.result, a.output.as_deref()),
+        Command::TuneDelay(a) => cmd_tune(a),
         Command::Timeline(a) => crate::timeline::run(&a.dir, a.every, a.json),
         Command::ProxyServer(a) => {
             crate::proxy_server::run_cli(a.listen)?;
@@ -187,6 +282,7 @@ pub fn shutdown_on_signals() -> CancellationToken {
 }
 
 fn cmd_run(a: RunArgs) -> Result<u8> {
+    let junit = a.junit.clone();
     let opts = RunOptions {
         workload: a.workload,
         strategies: a.strategies,
@@ -195,6 +291,10 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
         duration_s: a.duration,
         clients: a.clients,
         infra: a.infra,
+        keep: a.keep,
+        db_url: a.db_url,
+        redis_url: a.redis_url,
+        toxiproxy_url: a.toxiproxy_url,
         quiet: a.quiet,
     };
     // Validate everything before any server starts.
@@ -206,6 +306,9 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
     })?;
     print!("{}", crate::output::table(&outcome.summaries));
     println!("results: {}", outcome.run_dir.display());
+    if let Some(path) = &junit {
+        crate::junit::write(path, &outcome.summaries)?;
+    }
     if outcome.interrupted {
         eprintln!(
             "cachecheck: interrupted: partial results in {} (marked incomplete)",
@@ -214,6 +317,45 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
         return Ok(EXIT_ERROR);
     }
     Ok(if outcome.all_valid() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    })
+}
+
+fn cmd_tune(a: TuneArgs) -> Result<u8> {
+    let opts = TuneOptions {
+        run: RunOptions {
+            workload: a.workload,
+            out: a.out,
+            seed: a.seed,
+            duration_s: a.duration,
+            infra: a.infra,
+            quiet: a.quiet,
+            ..Default::default()
+        },
+        measure_with: a.measure_with,
+        rule: Rule {
+            percentile: a.percentile,
+            factor: a.factor,
+            margin_ms: a.margin_ms,
+        },
+        sweep: !a.no_sweep,
+        inline: !a.async_second_delete,
+    };
+    tune::resolve(&opts)?;
+    let rt = runtime()?;
+    let t = rt.block_on(async {
+        let shutdown = shutdown_on_signals();
+        tune::tune(&opts, shutdown).await
+    })?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&t)?);
+    } else {
+        print!("{}", tune::text(&t));
+        println!("results: {}", t.run_dir);
+    }
+    Ok(if t.sweep.is_empty() || t.proven {
         EXIT_OK
     } else {
         EXIT_FAILED

@@ -6,7 +6,7 @@ use crate::generator::{Generator, Op};
 use crate::history::recorder::Recorder;
 use crate::history::{EventType, F_READ, F_WRITE};
 use crate::strategy::{Outcome, Strategy};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -71,6 +71,8 @@ pub struct Stop {
     pub budget: Option<Arc<AtomicI64>>,
     /// Ctrl-C: stop now; the operation in flight completes as `info`.
     pub cancel: CancellationToken,
+    /// Operations started so far by all clients (for the progress display).
+    pub started: Arc<AtomicU64>,
 }
 
 impl Stop {
@@ -78,10 +80,14 @@ impl Stop {
         if Instant::now() >= self.deadline || self.cancel.is_cancelled() {
             return false;
         }
-        match &self.budget {
+        let go = match &self.budget {
             Some(b) => b.fetch_sub(1, Ordering::Relaxed) > 0,
             None => true,
+        };
+        if go {
+            self.started.fetch_add(1, Ordering::Relaxed);
         }
+        go
     }
 }
 

@@ -4,7 +4,8 @@ use crate::checker::Verdict;
 use crate::summary::Summary;
 use std::fmt::Write;
 
-const HEADERS: [&str; 15] = [
+/// The columns of [`table`].
+pub const HEADERS: [&str; 15] = [
     "strategy",
     "ops/s",
     "reads",
@@ -32,6 +33,33 @@ fn ms(v: f64, count: u64) -> String {
     }
 }
 
+/// Escapes text for XML and HTML attributes and character data (JUnit XML, the HTML report).
+pub fn escape_xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Control characters other than tab and newline are not allowed in XML 1.0.
+            c if (c as u32) < 0x20 && c != '\t' && c != '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A verdict as summary.json spells it.
+pub fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Valid => "valid",
+        Verdict::Invalid => "invalid",
+        Verdict::Unknown => "unknown",
+    }
+}
+
 /// The result cell: PASS/FAIL against expectations, with the checker's verdict.
 pub fn result_cell(s: &Summary) -> String {
     let checker = match s.check.verdict {
@@ -48,7 +76,8 @@ pub fn result_cell(s: &Summary) -> String {
     }
 }
 
-fn row(s: &Summary) -> Vec<String> {
+/// One strategy's row of [`table`].
+pub fn row(s: &Summary) -> Vec<String> {
     let c = &s.check;
     let a = &c.anomalies;
     vec![
@@ -78,14 +107,30 @@ fn row(s: &Summary) -> Vec<String> {
 pub fn table(summaries: &[Summary]) -> String {
     let mut rows: Vec<Vec<String>> = vec![HEADERS.iter().map(|h| h.to_string()).collect()];
     rows.extend(summaries.iter().map(row));
-    let widths: Vec<usize> = (0..HEADERS.len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+    let mut out = grid(&rows, &[0, HEADERS.len() - 1]);
+    for s in summaries {
+        out.push_str(&failure_lines(s));
+    }
+    out
+}
+
+/// Aligns `rows` (the first is the header) in columns two spaces apart: the columns listed in
+/// `left` are left-aligned, the others right-aligned (numbers).
+pub fn grid(rows: &[Vec<String>], left: &[usize]) -> String {
+    let ncols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..ncols)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
-    for r in &rows {
+    for r in rows {
         let mut line = String::new();
         for (i, cell) in r.iter().enumerate() {
-            if i == 0 || i == r.len() - 1 {
+            if left.contains(&i) {
                 let _ = write!(line, "{:<w$}  ", cell, w = widths[i]);
             } else {
                 let _ = write!(line, "{:>w$}  ", cell, w = widths[i]);
@@ -94,8 +139,21 @@ pub fn table(summaries: &[Summary]) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
-    for s in summaries {
-        out.push_str(&failure_lines(s));
+    out
+}
+
+/// `rows` (the first is the header) as a GitHub-flavoured Markdown table; `left` as in [`grid`].
+pub fn markdown(rows: &[Vec<String>], left: &[usize]) -> String {
+    let mut out = String::new();
+    for (n, r) in rows.iter().enumerate() {
+        let cells: Vec<String> = r.iter().map(|c| c.replace('|', "\\|")).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+        if n == 0 {
+            let seps: Vec<&str> = (0..r.len())
+                .map(|i| if left.contains(&i) { ":---" } else { "---:" })
+                .collect();
+            let _ = writeln!(out, "|{}|", seps.join("|"));
+        }
     }
     out
 }

@@ -10,11 +10,11 @@ use crate::history::files::{
 };
 use crate::history::recorder::{Clock, Recorder};
 use crate::history::{process, EventType, FinalState};
-use crate::infra::{Endpoints, InfraError, InfraKind, Role, Stack};
+use crate::infra::{Endpoints, InfraError, InfraKind, Role, Service, Stack};
 use crate::nemesis::faults::FaultCtx;
-use crate::nemesis::proxy::{parse_listen, FaultProxy};
+use crate::nemesis::proxy::FaultProxy;
 use crate::nemesis::Nemesis;
-use crate::output;
+use crate::progress::Progress;
 use crate::register;
 use crate::strategy::{self, Env};
 use crate::summary::{Summary, SCHEMA_VERSION};
@@ -39,9 +39,20 @@ pub struct RunOptions {
     /// Replaces `clients`.
     pub clients: Option<u32>,
     pub infra: Option<InfraKind>,
-    /// No per-strategy lines while running.
+    /// Docker only: leave the stack running at the end.
+    pub keep: bool,
+    /// External servers' URLs; any of them implies `infra = external`.
+    pub db_url: Option<String>,
+    pub redis_url: Option<String>,
+    pub toxiproxy_url: Option<String>,
+    /// Only the final table: no per-strategy lines, no progress bars.
     pub quiet: bool,
 }
+
+/// Decides which strategy runs come next once every planned one has run, from the summaries
+/// so far and the run directory (`tune-delay` plans its sweep from its measurement); an empty
+/// list ends the run.
+pub type Plan<'a> = dyn FnMut(&Workload, &[Summary], &Path) -> Result<Vec<StrategyRun>> + 'a;
 
 /// What a run produced.
 pub struct RunOutcome {
@@ -77,12 +88,42 @@ pub fn resolve(opts: &RunOptions) -> Result<Workload> {
         );
         w.file.clients = c;
     }
-    if let Some(k) = opts.infra {
-        w.file.infra.kind = k;
+    let urls = [
+        ("--db-url", &opts.db_url, &mut w.file.infra.db_url),
+        ("--redis-url", &opts.redis_url, &mut w.file.infra.redis_url),
+        (
+            "--toxiproxy-url",
+            &opts.toxiproxy_url,
+            &mut w.file.infra.toxiproxy_url,
+        ),
+    ];
+    let mut url_flag = None;
+    for (flag, given, field) in urls {
+        if let Some(u) = given {
+            *field = Some(u.clone());
+            url_flag = Some(flag);
+        }
+    }
+    match (url_flag, opts.infra) {
+        (Some(flag), Some(k)) if k != InfraKind::External => {
+            anyhow::bail!("{flag}: only with --infra external (or without --infra)")
+        }
+        (Some(_), _) => w.file.infra.kind = InfraKind::External,
+        (None, Some(k)) => w.file.infra.kind = k,
+        (None, None) => {}
+    }
+    if url_flag.is_some() || opts.infra.is_some() {
         w.file
             .infra
             .validate()
             .map_err(|e| anyhow::anyhow!("{}: {e}", opts.workload.display()))?;
+    }
+    if opts.keep {
+        anyhow::ensure!(
+            w.file.infra.kind == InfraKind::Docker,
+            "--keep: only with --infra docker (local servers end with cachecheck; external ones are never stopped)"
+        );
+        w.file.infra.keep = true;
     }
     if !opts.strategies.is_empty() {
         let mut seen = std::collections::HashSet::new();
@@ -102,11 +143,27 @@ pub fn resolve(opts: &RunOptions) -> Result<Workload> {
 /// Runs every strategy of the workload; see the module doc.
 pub async fn run(opts: &RunOptions, shutdown: CancellationToken) -> Result<RunOutcome> {
     let w = resolve(opts)?;
+    run_planned(w, opts, shutdown, &mut |_, _, _| Ok(Vec::new())).await
+}
+
+/// Runs the strategies of `w` (already resolved), then those `plan` adds, on one set of servers.
+pub async fn run_planned(
+    w: Workload,
+    opts: &RunOptions,
+    shutdown: CancellationToken,
+    plan: &mut Plan<'_>,
+) -> Result<RunOutcome> {
     raise_fd_limit();
+    let progress = Progress::new(opts.quiet);
     let run_dir = create_run_dir(&opts.out, &w.file.name)?;
     std::fs::write(run_dir.join("workload.toml"), &w.text)?;
     let t0 = Instant::now();
-    let stack = match Stack::start(&w.file.infra, &run_dir).await {
+    // Ctrl-C during start-up drops the start: what was started is removed on the way out.
+    let started = tokio::select! {
+        s = Stack::start(&w.file.infra, &run_dir) => s,
+        _ = shutdown.cancelled() => Err(anyhow::anyhow!("interrupted while starting the servers")),
+    };
+    let stack = match started {
         Ok(s) => s,
         Err(e) => {
             // Nothing ran: leave no empty run directory behind.
@@ -115,7 +172,7 @@ pub async fn run(opts: &RunOptions, shutdown: CancellationToken) -> Result<RunOu
         }
     };
     let ep = stack.endpoints().clone();
-    let proxy = match setup_proxy(&ep).await {
+    let proxy = match setup_proxy(&stack, w.file.infra.direct).await {
         Ok(p) => p,
         Err(e) => {
             stack.stop().await;
@@ -123,13 +180,11 @@ pub async fn run(opts: &RunOptions, shutdown: CancellationToken) -> Result<RunOu
             return Err(e);
         }
     };
-    if !opts.quiet {
-        eprintln!(
-            "started {} in {:.2} s",
-            stack.describe(),
-            t0.elapsed().as_secs_f64()
-        );
-    }
+    progress.note(&format!(
+        "started {} in {:.2} s",
+        stack.describe(),
+        t0.elapsed().as_secs_f64()
+    ));
     let addrs = match &proxy {
         Some(p) => RoleAddrs {
             db: ep.db.clone(),
@@ -146,7 +201,7 @@ pub async fn run(opts: &RunOptions, shutdown: CancellationToken) -> Result<RunOu
         run_dir: &run_dir,
         shutdown: &shutdown,
     };
-    let result = run_strategies(&ctx, opts).await;
+    let result = run_strategies(&ctx, &progress, plan).await;
     if let Some(p) = proxy {
         let _ = tokio::task::spawn_blocking(move || {
             let _ = p.reset();
@@ -155,7 +210,13 @@ pub async fn run(opts: &RunOptions, shutdown: CancellationToken) -> Result<RunOu
         .await;
     }
     match Arc::try_unwrap(ctx.stack) {
-        Ok(m) => m.into_inner().stop().await,
+        Ok(m) => {
+            let stack = m.into_inner();
+            if let Some(note) = stack.kept() {
+                eprintln!("cachecheck: {note}");
+            }
+            stack.stop().await
+        }
         Err(_) => tracing::warn!("stack still in use at the end of the run"),
     }
     let summaries = result?;
@@ -167,27 +228,46 @@ pub async fn run(opts: &RunOptions, shutdown: CancellationToken) -> Result<RunOu
     })
 }
 
-/// Connects to the fault proxy, if the stack has one, and creates one proxy per role.
-async fn setup_proxy(ep: &Endpoints) -> Result<Option<Arc<FaultProxy>>> {
-    let Some(api) = ep.toxiproxy_api.clone() else {
+/// Connects to the fault proxy, if the stack has one (and the workload does not connect
+/// directly), and creates one proxy per role: listening where the stack says clients can reach
+/// it (a loopback port, or a container port published on 127.0.0.1), forwarding to the servers
+/// as the proxy server reaches them.
+async fn setup_proxy(stack: &Stack, direct: bool) -> Result<Option<Arc<FaultProxy>>> {
+    let Some(api) = stack.endpoints().toxiproxy_api.clone() else {
         return Ok(None);
     };
-    let db_up = format!("{}:{}", ep.db.host, ep.db.port);
-    let redis_up = format!("{}:{}", ep.redis_host, ep.redis_port);
+    if direct {
+        return Ok(None);
+    }
+    let mut spec: Vec<(Role, String, String)> = Vec::new();
+    let mut client_addr = std::collections::BTreeMap::new();
+    for (i, r) in Role::ALL.iter().enumerate() {
+        let service = if r.is_db() {
+            Service::Db
+        } else {
+            Service::Redis
+        };
+        let (listen, host) = stack.proxy_listen(i).with_context(|| {
+            format!("the stack gives no address for the `{}` proxy (fix: set `direct = true` in [infra])", r.as_str())
+        })?;
+        let upstream = stack
+            .proxy_upstream(service)
+            .context("the stack gives no upstream for a proxy")?;
+        spec.push((*r, listen, upstream));
+        client_addr.insert(*r, (host.ip().to_string(), host.port()));
+    }
     let p = tokio::task::spawn_blocking(move || -> Result<FaultProxy> {
         let mut p = FaultProxy::connect(&api).map_err(|e| {
             InfraError::Unreachable(format!(
                 "{e:#} (fix: check that the fault proxy runs at {api}, or set `direct = true` in [infra])"
             ))
         })?;
-        let spec: Vec<(Role, String, String)> = Role::ALL
-            .iter()
-            .map(|r| {
-                let up = if r.is_db() { &db_up } else { &redis_up };
-                (*r, "127.0.0.1:0".to_string(), up.clone())
-            })
-            .collect();
-        p.create(&spec, &|_, listen| parse_listen(listen))?;
+        p.create(&spec, &|role, _| {
+            client_addr
+                .get(&role)
+                .cloned()
+                .context("no client address for a proxy")
+        })?;
         Ok(p)
     })
     .await??;
@@ -205,24 +285,20 @@ struct RunCtx<'a> {
     shutdown: &'a CancellationToken,
 }
 
-async fn run_strategies(cx: &RunCtx<'_>, opts: &RunOptions) -> Result<Vec<Summary>> {
+async fn run_strategies(
+    cx: &RunCtx<'_>,
+    progress: &Progress,
+    plan: &mut Plan<'_>,
+) -> Result<Vec<Summary>> {
     let mut out = Vec::new();
-    for s in &cx.w.strategies {
-        if cx.shutdown.is_cancelled() {
-            break;
+    let mut queue: std::collections::VecDeque<StrategyRun> =
+        cx.w.strategies.iter().cloned().collect();
+    while !cx.shutdown.is_cancelled() {
+        if queue.is_empty() {
+            queue.extend(plan(cx.w, &out, cx.run_dir)?);
         }
-        let summary = run_strategy(cx, s).await?;
-        if !opts.quiet {
-            eprint!("{}", output::failure_lines(&summary));
-            eprintln!(
-                "{}: {:.0} ops/s, {} stale reads, {} divergent keys -> {}",
-                summary.strategy,
-                summary.check.throughput_ops_s,
-                summary.check.anomalies.stale_reads,
-                summary.check.anomalies.divergent_keys,
-                output::result_cell(&summary)
-            );
-        }
+        let Some(s) = queue.pop_front() else { break };
+        let summary = run_strategy(cx, &s, progress).await?;
         out.push(summary);
     }
     Ok(out)
@@ -255,7 +331,7 @@ fn phase(rec: &Recorder, name: &str) {
 }
 
 /// Runs one strategy on freshly loaded data and writes its directory.
-async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Summary> {
+async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun, progress: &Progress) -> Result<Summary> {
     let (w, ep, shutdown) = (cx.w, cx.ep, cx.shutdown);
     let f = &w.file;
     let op_timeout = Duration::from_millis(f.op_timeout_ms);
@@ -311,7 +387,9 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Summary> {
         deadline: Instant::now() + Duration::from_secs_f64(f.duration_s),
         budget: (f.ops > 0).then(|| Arc::new(AtomicI64::new(f.ops as i64))),
         cancel: shutdown.clone(),
+        started: Arc::default(),
     };
+    let bar = progress.strategy(&s.name, f, stop.started.clone());
     let interval = (f.rate > 0.0).then(|| Duration::from_secs_f64(f.clients as f64 / f.rate));
     let keys = KeyDist::from_workload(f);
     let values = Values::starting_at(register::first_write_value(f.keys));
@@ -346,6 +424,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Summary> {
     }
 
     // Quiescence: writers stopped, every fault healed, queues drained; then settle.
+    bar.stage("quiescence, then checking");
     phase(&rec, "quiescence");
     let harness = sampler.finish().await;
     let faults = nemesis.finish().await;
@@ -417,6 +496,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Summary> {
     };
     summary.evaluate(&s.common.expect);
     summary.write(&dir)?;
+    bar.finish(&summary);
     Ok(summary)
 }
 

@@ -115,13 +115,18 @@ impl Summary {
 
     /// Reads a `summary.json`, naming the file in the error.
     pub fn read(path: &Path) -> Result<Summary, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| {
+        let fix = |what: &str| {
+            let dir = path.parent().unwrap_or(Path::new("."));
             format!(
-                "{}: not a cachecheck summary ({e}); re-create it with `cachecheck check DIR --write`",
-                path.display()
+                "{}: {what} (fix: `cachecheck check {} --write` re-creates it from the history)",
+                path.display(),
+                dir.display()
             )
-        })
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => fix("missing"),
+            _ => fix(&format!("cannot read: {e}")),
+        })?;
+        serde_json::from_str(&text).map_err(|e| fix(&format!("not a cachecheck summary ({e})")))
     }
 }

@@ -309,6 +309,10 @@ fn detect_flavor(bin: &Path) -> Flavor {
 fn init_datadir(flavor: Flavor, dbd: &Path, datadir: &Path, dir: &Path) -> Result<()> {
     let log = dir.join("db-init.log");
     let logf = std::fs::File::create(&log)?;
+    // A private tmpdir: bootstraps running side by side in the shared /tmp collide on their
+    // temporary tables ("Unknown table 'mysql.tmp_user_sys'").
+    let tmpdir = dir.join("db-tmp");
+    std::fs::create_dir_all(&tmpdir)?;
     let status = match flavor {
         Flavor::MariaDb => {
             let install =
@@ -321,6 +325,7 @@ fn init_datadir(flavor: Flavor, dbd: &Path, datadir: &Path, dir: &Path) -> Resul
             std::process::Command::new(install)
                 .arg("--no-defaults")
                 .arg(format!("--datadir={}", datadir.display()))
+                .arg(format!("--tmpdir={}", tmpdir.display()))
                 .arg(format!("--user={}", current_user()))
                 .arg("--auth-root-authentication-method=normal")
                 .arg("--skip-test-db")
@@ -332,6 +337,7 @@ fn init_datadir(flavor: Flavor, dbd: &Path, datadir: &Path, dir: &Path) -> Resul
             .arg("--no-defaults")
             .arg("--initialize-insecure")
             .arg(format!("--datadir={}", datadir.display()))
+            .arg(format!("--tmpdir={}", tmpdir.display()))
             .arg(format!("--user={}", current_user()))
             .stdout(logf.try_clone()?)
             .stderr(logf)
@@ -370,6 +376,7 @@ fn db_args(flavor: Flavor, dir: &Path, datadir: &Path, port: u16) -> Vec<String>
         format!("--datadir={}", datadir.display()),
         format!("--socket={}", p(&dir.join("db.sock"))),
         format!("--pid-file={}", p(&dir.join("db.pid"))),
+        format!("--tmpdir={}", p(&dir.join("db-tmp"))),
         format!("--port={port}"),
         "--bind-address=127.0.0.1".into(),
         format!("--user={}", current_user()),

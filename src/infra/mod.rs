@@ -1,11 +1,17 @@
 //! Infrastructure: where the database, Redis and the fault proxy run, and how to reach them.
 //!
 //! * [`local`]: private server processes started by the harness (the default);
-//! * external URLs of servers the user runs (`[infra] kind = "external"`).
+//! * [`docker`]: a compose project per run ([`compose`] runs the Docker command lines,
+//!   [`images`] chooses the images);
+//! * [`external`]: URLs of servers the user runs (`[infra] kind = "external"`).
 //!
 //! The servers are reached per role (see [`Role`]): each role's connections can be routed
 //! through its own fault proxy without the strategies knowing.
 
+pub mod compose;
+pub mod docker;
+pub mod external;
+pub mod images;
 pub mod local;
 pub mod orphans;
 pub mod process;
@@ -22,10 +28,18 @@ use std::time::{Duration, Instant};
 /// kind = "local"      # "local" | "docker" | "external"
 /// direct = false      # true: clients connect to the servers without fault proxies
 ///                     # (faster; proxy faults are then unavailable)
-/// db_url = "mysql://root@127.0.0.1:3306/cachecheck"   # external only
-/// redis_url = "redis://127.0.0.1:6379"                # external only
-/// toxiproxy_url = "http://127.0.0.1:8474"             # external only (optional)
+/// db_url = "mysql://root@127.0.0.1:3306/cachecheck"   # external only (or --db-url)
+/// redis_url = "redis://127.0.0.1:6379"                # external only (or --redis-url)
+/// toxiproxy_url = "http://127.0.0.1:8474"             # external only, optional (or --toxiproxy-url)
+/// db_image = "mysql:8"                    # docker only; $CACHECHECK_DB_IMAGE wins over it
+/// redis_image = "redis:7"                 # docker only; $CACHECHECK_REDIS_IMAGE wins
+/// proxy_image = "ghcr.io/shopify/toxiproxy" # docker only; $CACHECHECK_PROXY_IMAGE wins;
+///                                         # "none": no fault proxy
 /// ```
+///
+/// Docker images left unset: the official image if the engine has it, else the one built by
+/// `scripts/build-images.sh` (`cachecheck/mariadb:local`, ...) if it has that, else the
+/// official one, pulled (see [`docker`]).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InfraConfig {
@@ -39,6 +53,15 @@ pub struct InfraConfig {
     pub redis_url: Option<String>,
     #[serde(default)]
     pub toxiproxy_url: Option<String>,
+    #[serde(default)]
+    pub db_image: Option<String>,
+    #[serde(default)]
+    pub redis_image: Option<String>,
+    #[serde(default)]
+    pub proxy_image: Option<String>,
+    /// `--keep` (command line only): leave a docker stack running after the run.
+    #[serde(skip)]
+    pub keep: bool,
 }
 
 impl InfraConfig {
@@ -61,6 +84,21 @@ impl InfraConfig {
         }
         if let Some(u) = &self.db_url {
             DbEndpoint::parse(u).map_err(|e| format!("field `infra.db_url`: {e}"))?;
+        }
+        if let Some(u) = &self.redis_url {
+            parse_redis_url(u).map_err(|e| format!("field `infra.redis_url`: {e}"))?;
+        }
+        if let Some(u) = &self.toxiproxy_url {
+            parse_http_url(u).map_err(|e| format!("field `infra.toxiproxy_url`: {e}"))?;
+        }
+        for (field, v) in [
+            ("db_image", &self.db_image),
+            ("redis_image", &self.redis_image),
+            ("proxy_image", &self.proxy_image),
+        ] {
+            if v.as_ref().is_some_and(|v| v.trim().is_empty()) {
+                return Err(format!("field `infra.{field}`: must not be empty"));
+            }
         }
         Ok(())
     }
@@ -85,7 +123,7 @@ pub enum InfraError {
 }
 
 /// A service of the stack (for faults that act on servers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Service {
     Db,
@@ -268,66 +306,88 @@ pub async fn redis_version(url: &str) -> Result<String> {
         .to_string())
 }
 
+/// Asks a Toxiproxy REST API (`http://host:port`) for `GET /version` and returns the version.
+pub async fn proxy_version(api: &str) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (host, port) = parse_http_url(api).map_err(anyhow::Error::msg)?;
+    let talk = async {
+        let mut s = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+        s.write_all(format!("GET /version HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
+            .await?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await?;
+        anyhow::Ok(String::from_utf8_lossy(&buf).into_owned())
+    };
+    let text = tokio::time::timeout(Duration::from_secs(2), talk)
+        .await
+        .map_err(|_| anyhow::anyhow!("timed out"))??;
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.lines().next().unwrap_or("");
+    anyhow::ensure!(
+        status.split_whitespace().nth(1) == Some("200"),
+        "GET /version answered `{status}`"
+    );
+    let body = body.trim();
+    // Toxiproxy 2.6+ answers JSON ({"version": "2.9.0", ...}), older ones plain text.
+    Ok(serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["version"].as_str().map(str::to_string))
+        .unwrap_or_else(|| body.to_string()))
+}
+
+/// Parses `http://host[:port][/...]` into host and port (default 80).
+pub fn parse_http_url(url: &str) -> Result<(String, u16), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or("must start with http://")?;
+    let hostport = rest.split('/').next().unwrap_or("");
+    match hostport.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() => Ok((
+            h.to_string(),
+            p.parse().map_err(|_| format!("bad port `{p}`"))?,
+        )),
+        None if !hostport.is_empty() => Ok((hostport.to_string(), 80)),
+        _ => Err("no host".into()),
+    }
+}
+
 /// The running stack, whatever its kind.
 pub enum Stack {
     Local(Box<local::LocalInfra>),
-    External(Endpoints),
+    Docker(Box<docker::DockerInfra>),
+    External(Box<external::ExternalInfra>),
 }
 
 impl Stack {
-    /// Starts (or, for external, checks) the servers.
-    pub async fn start(cfg: &InfraConfig, _run_dir: &std::path::Path) -> Result<Stack> {
+    /// Starts (or, for external, checks) the servers. Docker writes its compose file into
+    /// `run_dir`. Dropping the future or the stack before [`Stack::stop`] still removes what
+    /// was started.
+    pub async fn start(cfg: &InfraConfig, run_dir: &std::path::Path) -> Result<Stack> {
         match cfg.kind {
             InfraKind::Local => Ok(Stack::Local(Box::new(
                 local::LocalInfra::start_with(None, !cfg.direct).await?,
             ))),
-            InfraKind::External => {
-                let db = DbEndpoint::parse(cfg.db_url.as_deref().unwrap_or_default())
-                    .map_err(|e| InfraError::Unreachable(format!("infra.db_url: {e}")))?;
-                let url = cfg.redis_url.clone().unwrap_or_default();
-                let (host, port) = parse_redis_url(&url)
-                    .map_err(|e| InfraError::Unreachable(format!("infra.redis_url: {e}")))?;
-                let ep = Endpoints {
-                    db,
-                    redis_host: host,
-                    redis_port: port,
-                    toxiproxy_api: if cfg.direct {
-                        None
-                    } else {
-                        cfg.toxiproxy_url.clone()
-                    },
-                };
-                db_version(&ep.db).await.map_err(|e| {
-                    InfraError::Unreachable(format!(
-                        "cannot reach the database at {}:{}: {e} (fix: check infra.db_url)",
-                        ep.db.host, ep.db.port
-                    ))
-                })?;
-                redis_version(&ep.redis_url()).await.map_err(|e| {
-                    InfraError::Unreachable(format!(
-                        "cannot reach redis at {}: {e} (fix: check infra.redis_url)",
-                        ep.redis_url()
-                    ))
-                })?;
-                Ok(Stack::External(ep))
-            }
-            InfraKind::Docker => Err(InfraError::Unreachable(
-                "--infra docker is not available in this build (fix: use --infra local)".into(),
-            )
-            .into()),
+            InfraKind::Docker => Ok(Stack::Docker(Box::new(
+                docker::DockerInfra::start(cfg, run_dir).await?,
+            ))),
+            InfraKind::External => Ok(Stack::External(Box::new(
+                external::ExternalInfra::start(cfg).await?,
+            ))),
         }
     }
 
     pub fn endpoints(&self) -> &Endpoints {
         match self {
             Stack::Local(l) => &l.endpoints,
-            Stack::External(e) => e,
+            Stack::Docker(d) => &d.endpoints,
+            Stack::External(e) => &e.endpoints,
         }
     }
 
     pub fn kind_name(&self) -> &'static str {
         match self {
             Stack::Local(_) => "local",
+            Stack::Docker(_) => "docker",
             Stack::External(_) => "external",
         }
     }
@@ -346,12 +406,60 @@ impl Stack {
                     _ => String::new(),
                 }
             ),
+            Stack::Docker(d) => d.describe(),
             Stack::External(e) => format!(
-                "external database {}:{} and redis {}",
-                e.db.host,
-                e.db.port,
-                e.redis_url()
+                "external database {} at {}:{} and redis {} at {}",
+                e.db_version,
+                e.endpoints.db.host,
+                e.endpoints.db.port,
+                e.redis_version,
+                e.endpoints.redis_url()
             ),
+        }
+    }
+
+    /// Proxy slot `i` (one per role, `i < 5`) for a proxy created through the Toxiproxy REST
+    /// API: `(listen, host_addr)`, where `listen` is the `listen` field to POST (the address
+    /// inside the proxy's network namespace) and `host_addr` is where clients connect.
+    ///
+    /// * docker: `("0.0.0.0:2100i", 127.0.0.1:<published port>)` (fixed for the run);
+    /// * local, and external with the proxy on a loopback URL: a free loopback port, the same
+    ///   on both sides (call once per role: each call picks a new port);
+    /// * otherwise (no proxy, or a remote one): None.
+    pub fn proxy_listen(&self, i: usize) -> Option<(String, std::net::SocketAddr)> {
+        let loopback = || {
+            let p = process::free_port().ok()?;
+            Some((
+                format!("127.0.0.1:{p}"),
+                std::net::SocketAddr::from(([127, 0, 0, 1], p)),
+            ))
+        };
+        match self {
+            Stack::Docker(d) => d.proxy_listen(i),
+            Stack::Local(_) => loopback(),
+            Stack::External(e) => {
+                let api = e.endpoints.toxiproxy_api.as_deref()?;
+                let (host, _) = parse_http_url(api).ok()?;
+                matches!(host.as_str(), "127.0.0.1" | "localhost")
+                    .then(loopback)
+                    .flatten()
+            }
+        }
+    }
+
+    /// The upstream (`host:port`) of a proxy in front of `s`, as the proxy server reaches it:
+    /// service names inside the compose network for docker, the servers' addresses otherwise.
+    pub fn proxy_upstream(&self, s: Service) -> Option<String> {
+        match self {
+            Stack::Docker(d) => d.proxy_upstream(s),
+            _ => {
+                let ep = self.endpoints();
+                match s {
+                    Service::Db => Some(format!("{}:{}", ep.db.host, ep.db.port)),
+                    Service::Redis => Some(format!("{}:{}", ep.redis_host, ep.redis_port)),
+                    Service::Proxy => None,
+                }
+            }
         }
     }
 
@@ -360,6 +468,7 @@ impl Stack {
     pub async fn kill(&mut self, s: Service) -> Result<()> {
         match self {
             Stack::Local(l) => l.kill(s).await,
+            Stack::Docker(d) => d.kill(s).await,
             Stack::External(_) => Err(no_server_faults()),
         }
     }
@@ -368,6 +477,7 @@ impl Stack {
     pub async fn restart(&mut self, s: Service) -> Result<()> {
         match self {
             Stack::Local(l) => l.restart(s).await,
+            Stack::Docker(d) => d.restart(s).await,
             Stack::External(_) => Err(no_server_faults()),
         }
     }
@@ -376,6 +486,7 @@ impl Stack {
     pub async fn pause(&mut self, s: Service) -> Result<()> {
         match self {
             Stack::Local(l) => l.pause(s),
+            Stack::Docker(d) => d.pause(s).await,
             Stack::External(_) => Err(no_server_faults()),
         }
     }
@@ -384,13 +495,44 @@ impl Stack {
     pub async fn resume(&mut self, s: Service) -> Result<()> {
         match self {
             Stack::Local(l) => l.resume(s),
+            Stack::Docker(d) => d.resume(s).await,
             Stack::External(_) => Err(no_server_faults()),
         }
     }
 
+    /// Fault: cut a service off the network (docker: `docker network disconnect`). Local and
+    /// external stacks cannot; use a proxy partition there.
+    pub async fn partition(&mut self, s: Service) -> Result<()> {
+        match self {
+            Stack::Docker(d) => d.partition(s).await,
+            _ => Err(no_partition(self.kind_name())),
+        }
+    }
+
+    /// Ends a [`Stack::partition`] (docker: `docker network connect`).
+    pub async fn heal(&mut self, s: Service) -> Result<()> {
+        match self {
+            Stack::Docker(d) => d.heal(s).await,
+            _ => Err(no_partition(self.kind_name())),
+        }
+    }
+
+    /// With `--keep`, a message saying how to reach and remove the stack that
+    /// [`Stack::stop`] will leave running.
+    pub fn kept(&self) -> Option<String> {
+        match self {
+            Stack::Docker(d) => d.kept(),
+            _ => None,
+        }
+    }
+
+    /// Stops what was started: local processes and docker projects are removed (unless
+    /// kept); for external servers, the register's schema if this run created it.
     pub async fn stop(self) {
-        if let Stack::Local(l) = self {
-            (*l).stop().await;
+        match self {
+            Stack::Local(l) => (*l).stop().await,
+            Stack::Docker(d) => (*d).stop().await,
+            Stack::External(e) => (*e).stop().await,
         }
     }
 }
@@ -399,6 +541,13 @@ fn no_server_faults() -> anyhow::Error {
     InfraError::Unreachable(
         "server faults (kill, restart, pause) need local or docker infrastructure, not external (fix: remove them from [[nemesis]] or use --infra local)".into(),
     )
+    .into()
+}
+
+fn no_partition(kind: &str) -> anyhow::Error {
+    InfraError::Unreachable(format!(
+        "a network partition of a server is not supported on {kind} infrastructure (fix: use a proxy partition, or --infra docker)"
+    ))
     .into()
 }
 
@@ -443,5 +592,38 @@ mod tests {
         );
         assert!(DbEndpoint::parse("postgres://x").is_err());
         assert!(DbEndpoint::parse("mysql://h:notaport").is_err());
+    }
+
+    #[test]
+    fn parses_http_and_redis_urls() {
+        assert_eq!(
+            parse_http_url("http://127.0.0.1:8474"),
+            Ok(("127.0.0.1".to_string(), 8474))
+        );
+        assert_eq!(
+            parse_http_url("http://proxy/x"),
+            Ok(("proxy".to_string(), 80))
+        );
+        assert!(parse_http_url("https://h").is_err());
+        assert!(parse_http_url("http://:1").is_err());
+        assert_eq!(parse_redis_url("redis://h:7/3"), Ok(("h".to_string(), 7)));
+    }
+
+    #[test]
+    fn infra_images_must_not_be_empty() {
+        let cfg = InfraConfig {
+            kind: InfraKind::Docker,
+            db_image: Some(" ".into()),
+            ..Default::default()
+        };
+        assert!(cfg.validate().unwrap_err().contains("infra.db_image"));
+        let cfg = InfraConfig {
+            kind: InfraKind::External,
+            db_url: Some("mysql://root@127.0.0.1/x".into()),
+            redis_url: Some("redis://127.0.0.1".into()),
+            toxiproxy_url: Some("tcp://x".into()),
+            ..Default::default()
+        };
+        assert!(cfg.validate().unwrap_err().contains("infra.toxiproxy_url"));
     }
 }

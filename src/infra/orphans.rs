@@ -13,14 +13,20 @@ pub const DIR_PREFIX: &str = "cachecheck-";
 pub struct Owner {
     /// The harness process.
     pub pid: u32,
+    /// Its start time (clock ticks since boot, /proc/PID/stat field 22): with the pid, it
+    /// names the process even if the pid is reused later.
+    #[serde(default)]
+    pub start: u64,
     /// Its server processes.
     pub children: Vec<u32>,
 }
 
 /// Writes `owner.json` into a stack's directory (replacing it atomically).
 pub fn write_owner(dir: &Path, children: &[u32]) -> std::io::Result<()> {
+    let pid = std::process::id();
     let o = Owner {
-        pid: std::process::id(),
+        pid,
+        start: start_time(pid).unwrap_or(0),
         children: children.to_vec(),
     };
     let tmp = dir.join(".owner.json.tmp");
@@ -34,18 +40,26 @@ fn cmdline(pid: u32) -> Option<String> {
         .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
 }
 
-/// Whether `pid` is a live cachecheck process.
-fn harness_alive(pid: u32) -> bool {
-    match cmdline(pid) {
-        Some(c) => {
-            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            // A zombie is dead for our purposes.
-            let zombie = state
-                .rsplit(')')
-                .next()
-                .is_some_and(|r| r.trim_start().starts_with('Z'));
-            c.contains("cachecheck") && !zombie
-        }
+/// (state, start time) of a process from /proc/PID/stat.
+fn stat(pid: u32) -> Option<(char, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain spaces: split after the last ')'.
+    let rest = text.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    // Field 22 overall is the 20th after the command name.
+    let start = fields.get(19)?.parse().ok()?;
+    Some((state, start))
+}
+
+fn start_time(pid: u32) -> Option<u64> {
+    stat(pid).map(|s| s.1)
+}
+
+/// Whether the harness that wrote `owner` still runs (same pid and start time, not a zombie).
+fn harness_alive(owner: &Owner) -> bool {
+    match stat(owner.pid) {
+        Some((state, start)) => state != 'Z' && (owner.start == 0 || start == owner.start),
         None => false,
     }
 }
@@ -75,7 +89,7 @@ pub fn clean(root: &Path) -> Cleanup {
         let Ok(owner) = serde_json::from_slice::<Owner>(&text) else {
             continue;
         };
-        if harness_alive(owner.pid) {
+        if harness_alive(&owner) {
             continue;
         }
         let dir_s = path.display().to_string();
@@ -102,6 +116,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_reused_pid_is_not_the_owner() {
+        let me = std::process::id();
+        let o = Owner {
+            pid: me,
+            start: start_time(me).unwrap() + 1,
+            children: vec![],
+        };
+        assert!(!harness_alive(&o));
+        let o = Owner {
+            start: start_time(me).unwrap(),
+            ..o
+        };
+        assert!(harness_alive(&o));
+    }
+
+    #[test]
     fn removes_dirs_of_dead_owners_only() {
         let root = tempfile::tempdir().unwrap();
         let dead = root.path().join("cachecheck-dead");
@@ -110,12 +140,12 @@ mod tests {
         for d in [&dead, &live, &other] {
             std::fs::create_dir(d).unwrap();
         }
-        // A pid that cannot exist (beyond pid_max) owns `dead`; this test process owns `live`
-        // (its cmdline contains the test binary's name, which contains "cachecheck").
+        // A pid that cannot exist (beyond pid_max) owns `dead`; this test process owns `live`.
         std::fs::write(
             dead.join(OWNER_FILE),
             serde_json::to_vec(&Owner {
                 pid: 999_999_999,
+                start: 1,
                 children: vec![999_999_998],
             })
             .unwrap(),

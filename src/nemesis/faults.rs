@@ -123,7 +123,12 @@ pub fn build(kind: &FaultKind, name: String) -> Box<dyn Fault> {
             ),
             DeleteFailureMode::Error => Box::new(InjectedDeleteFailure { probability }),
         },
-        FaultKind::Partition { role } => Box::new(Partition { role }),
+        FaultKind::Partition {
+            role: Some(role), ..
+        } => Box::new(Partition { role }),
+        FaultKind::Partition { service, .. } => Box::new(ServicePartition {
+            service: service.unwrap_or(crate::infra::Service::Redis),
+        }),
         FaultKind::Kill { service } => Box::new(ServerFault {
             service,
             pause: false,
@@ -183,6 +188,32 @@ impl Fault for Partition {
     }
 }
 
+/// A container cut off from the compose network (Docker only).
+struct ServicePartition {
+    service: crate::infra::Service,
+}
+
+#[async_trait]
+impl Fault for ServicePartition {
+    async fn start(&self, cx: &FaultCtx) -> Result<serde_json::Value> {
+        cx.stack.lock().await.partition(self.service).await?;
+        Ok(json!({"action": "docker network disconnect"}))
+    }
+    async fn heal(&self, cx: &FaultCtx) -> Result<()> {
+        cx.stack.lock().await.heal(self.service).await
+    }
+    fn target(&self) -> String {
+        service_name(self.service)
+    }
+}
+
+fn service_name(s: crate::infra::Service) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
 /// Kill + restart, or pause + resume, of a server.
 struct ServerFault {
     service: crate::infra::Service,
@@ -210,10 +241,7 @@ impl Fault for ServerFault {
         }
     }
     fn target(&self) -> String {
-        serde_json::to_value(self.service)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default()
+        service_name(self.service)
     }
 }
 

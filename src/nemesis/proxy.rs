@@ -25,7 +25,7 @@ pub struct Toxic {
 }
 
 /// Maps a role and the listen address the proxy server reports to the address clients use.
-pub type AddrMap = dyn Fn(Role, &str) -> Result<(String, u16)>;
+pub type AddrMap<'a> = dyn Fn(Role, &str) -> Result<(String, u16)> + 'a;
 
 /// A Toxiproxy-compatible server and the proxies cachecheck created on it.
 pub struct FaultProxy {
@@ -80,7 +80,7 @@ impl FaultProxy {
     pub fn create(
         &mut self,
         spec: &[(Role, String, String)],
-        to_client_addr: &AddrMap,
+        to_client_addr: &AddrMap<'_>,
     ) -> Result<()> {
         use toxiproxy_rust::proxy::ProxyPack;
         let packs: Vec<ProxyPack> = spec
@@ -185,22 +185,4 @@ fn check_status(r: reqwest::blocking::Response, what: &str) -> Result<()> {
 /// The proxy name of a role on the fault proxy (`cachecheck-<role>`).
 pub fn proxy_name(r: Role) -> String {
     format!("cachecheck-{}", r.as_str())
-}
-
-/// Parses a listen address `host:port` as the server reports it.
-pub fn parse_listen(listen: &str) -> Result<(String, u16)> {
-    let (h, p) = listen
-        .rsplit_once(':')
-        .with_context(|| format!("bad proxy listen address `{listen}`"))?;
-    let h = h.trim_start_matches('[').trim_end_matches(']');
-    let host = if h.is_empty() || h == "0.0.0.0" || h == "::" {
-        "127.0.0.1".to_string()
-    } else {
-        h.to_string()
-    };
-    Ok((
-        host,
-        p.parse()
-            .with_context(|| format!("bad port in `{listen}`"))?,
-    ))
 }

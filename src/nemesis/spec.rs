@@ -107,8 +107,14 @@ pub enum FaultKind {
         #[serde(default)]
         attributes: toml::Table,
     },
-    /// A role is cut off: its proxy is disabled (connections refused and closed).
-    Partition { role: Role },
+    /// A role is cut off: its proxy is disabled (connections refused and closed). Or, on
+    /// Docker, a service is cut off: its container leaves the compose network.
+    Partition {
+        #[serde(default)]
+        role: Option<Role>,
+        #[serde(default)]
+        service: Option<Service>,
+    },
     /// A service is killed (SIGKILL / docker kill) and restarted when healed. Redis loses the
     /// cache; the database recovers.
     Kill { service: Service },
@@ -125,7 +131,7 @@ impl FaultKind {
             FaultKind::Latency { .. }
             | FaultKind::Timeout { .. }
             | FaultKind::Toxic { .. }
-            | FaultKind::Partition { .. } => true,
+            | FaultKind::Partition { role: Some(_), .. } => true,
             FaultKind::DeleteFailure { mode, .. } => *mode != DeleteFailureMode::Error,
             _ => false,
         }
@@ -166,6 +172,12 @@ impl FaultKind {
                 }
                 prob(*probability, "probability")
             }
+            FaultKind::Partition { role, service } => match (role, service) {
+                (Some(_), None) => Ok(()),
+                (None, Some(Service::Proxy)) => Err("`service` must be db or redis".into()),
+                (None, Some(_)) => Ok(()),
+                _ => Err("give either `role` (a proxy partition) or `service` (a container partition, Docker only)".into()),
+            },
             FaultKind::Kill { service } | FaultKind::Pause { service } => {
                 if *service == Service::Proxy {
                     Err("`service` must be db or redis".into())
@@ -280,6 +292,24 @@ mod tests {
         );
         let f = parse(2, &table("fault = \"delete-failure\"\nmode = \"error\"\nprobability = 0.5\nat_s = 0\nduration_s = 1")).unwrap();
         assert!(!f.kind.needs_proxy());
+    }
+
+    #[test]
+    fn partition_of_a_role_or_a_service() {
+        let e = parse(0, &table("fault = 'partition'\nat_s = 1\nduration_s = 1")).unwrap_err();
+        assert!(e.contains("role") && e.contains("service"), "{e}");
+        let f = parse(
+            0,
+            &table("fault = 'partition'\nservice = 'redis'\nat_s = 1\nduration_s = 1"),
+        )
+        .unwrap();
+        assert!(!f.kind.needs_proxy());
+        let f = parse(
+            0,
+            &table("fault = 'partition'\nrole = 'db'\nat_s = 1\nduration_s = 1"),
+        )
+        .unwrap();
+        assert!(f.kind.needs_proxy());
     }
 
     #[test]

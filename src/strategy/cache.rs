@@ -52,6 +52,22 @@ pub async fn del(conn: &mut CacheConn, k: i64) -> Result<(), StepError> {
         .map(|_| ())
 }
 
+/// DEL of several keys in one command (one round trip); it succeeds or fails as a whole, and
+/// like [`del`] fails while an injected delete failure is active.
+pub async fn del_many(conn: &mut CacheConn, ks: &[i64]) -> Result<(), StepError> {
+    if ks.is_empty() {
+        return Ok(());
+    }
+    if crate::nemesis::injected::delete_should_fail() {
+        return Err(StepError::Fail("injected cache delete failure".into()));
+    }
+    let mut cmd = redis::cmd("DEL");
+    for k in ks {
+        cmd.arg(key(*k));
+    }
+    conn.query::<i64>(&cmd).await.map(|_| ())
+}
+
 /// The plain view of a key holding an integer: its value and PTTL.
 pub async fn plain_view(conn: &mut CacheConn, k: i64) -> Result<CacheView, StepError> {
     let value = get(conn, k).await?;

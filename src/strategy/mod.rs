@@ -14,6 +14,7 @@
 //! awaited, worker process ids), [`pool`] (connections for background work), [`chance`]
 //! (seeded random choices). Lua scripts live in `lua/`, one file each.
 
+pub mod binlog_delete;
 pub mod cache;
 pub mod cache_component;
 pub mod cache_then_db;
@@ -166,6 +167,7 @@ pub static REGISTRY: &[Registration] = &[
     cache_then_db::REG,
     double_delete::REG,
     delete_retry::REG,
+    binlog_delete::REG,
     read_through::REG,
     write_through::REG,
     write_behind::REG,

@@ -172,6 +172,12 @@ impl Expectation {
     }
 }
 
+/// The value of `metric` (a short name from [`ALIASES`] or a summary.json path) in a summary
+/// as JSON; `None` when the summary does not report it.
+pub fn metric(summary: &serde_json::Value, metric: &str) -> Option<f64> {
+    lookup(summary, &resolve(metric)?)
+}
+
 fn resolve(metric: &str) -> Option<String> {
     if let Some((_, p)) = ALIASES.iter().find(|(a, _)| *a == metric) {
         return Some((*p).to_string());

@@ -1,6 +1,10 @@
 //! Live-server integration tests: one binary, a module per area. They start real MariaDB,
 //! Redis and fault-proxy processes through the harness (the `cachecheck` binary).
 
+mod binlog;
+mod browser;
+mod docker;
+mod external;
 mod faults;
 mod foundation;
 mod proxy;
@@ -8,3 +12,4 @@ mod races;
 mod reliability;
 mod strategies;
 mod support;
+mod uses;

@@ -171,6 +171,15 @@ fn ctrl_c_stops_heals_and_writes_partial_results() {
         "{WORKLOAD}\n[[nemesis]]\nfault = \"latency\"\nrole = \"cache-read\"\nlatency_ms = 20\nat_s = 0.1\nduration_s = 60\n"
     ));
     let dir = wait_for_history(&s.out, "db-then-delete");
+    // Interrupt while the fault is active.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(dir.join("history.jsonl"))
+        .unwrap()
+        .contains("\"phase\":\"start\"")
+    {
+        assert!(Instant::now() < deadline, "the fault never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let t0 = Instant::now();
     unsafe { libc::kill(s.child.id() as i32, libc::SIGINT) };
     let status = s.child.wait().unwrap();

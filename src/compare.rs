@@ -1,0 +1,528 @@
+//! `cachecheck compare RESULT...`: strategies side by side, from any number of run or strategy
+//! directories (from different runs and machines too). Reads summary.json files only.
+//!
+//! One column per strategy, one row per metric; in each metric's row the best value is marked
+//! (`*` in the terminal, bold in Markdown, `best` in JSON) unless every strategy ties. Columns
+//! that ran different workloads (name, seed or settings) are listed under the table, never
+//! hidden. An input that cannot be read is a one-line error naming the file and the fix; the
+//! others are still compared, and the exit code is then 2.
+//!
+//! `--format json` (schema_version 1):
+//!
+//! ```json
+//! {"schema_version": 1,
+//!  "metrics": [{"name": "ops_per_s", "label": "ops/s", "better": "higher"}, "..."],
+//!  "strategies": [{"label": "db-then-delete", "strategy": "db-then-delete",
+//!                  "summary_file": "results/latest/db-then-delete/summary.json",
+//!                  "run_id": "...", "workload": "smoke", "seed": 42, "infra": "local",
+//!                  "metrics": {"ops_per_s": 4100.0, "window_p99_ms": null, "...": 0},
+//!                  "divergent": [3], "verdict": "invalid", "verdicts": {"stale_reads": "invalid"},
+//!                  "valid": true, "result": "PASS (anomalies)"}],
+//!  "best": {"ops_per_s": ["db-only"]},
+//!  "mismatches": [{"field": "seed", "values": [{"value": "42", "labels": ["a"]}, "..."]}],
+//!  "errors": [{"path": "old/x/summary.json", "message": "...: missing (fix: ...)"}]}
+//! ```
+//!
+//! Metric names are the expectation aliases ([`crate::workload::expect::ALIASES`]).
+
+use crate::history::files::HISTORY_FILE;
+use crate::output::{self, verdict_name};
+use crate::summary::{Summary, SUMMARY_FILE};
+use crate::workload::expect;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Better {
+    Higher,
+    Lower,
+}
+
+/// A compared metric: its name (an expectation alias), its row label, and which way is better.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Metric {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub better: Better,
+}
+
+const fn m(name: &'static str, label: &'static str, better: Better) -> Metric {
+    Metric {
+        name,
+        label,
+        better,
+    }
+}
+
+/// Every compared metric, in row order.
+pub const METRICS: &[Metric] = &[
+    m("ops_per_s", "ops/s", Better::Higher),
+    m("read_p50_ms", "read p50 ms", Better::Lower),
+    m("read_p99_ms", "read p99 ms", Better::Lower),
+    m("write_p50_ms", "write p50 ms", Better::Lower),
+    m("write_p99_ms", "write p99 ms", Better::Lower),
+    m("stale_reads", "stale reads", Better::Lower),
+    m("divergent_keys", "divergent keys", Better::Lower),
+    m("dirty_reads", "dirty reads", Better::Lower),
+    m("lost_writes", "lost writes", Better::Lower),
+    m(
+        "monotonic_read_violations",
+        "monotonic-read violations",
+        Better::Lower,
+    ),
+    m(
+        "read_your_writes_violations",
+        "read-your-writes violations",
+        Better::Lower,
+    ),
+    m("impossible_reads", "impossible reads", Better::Lower),
+    m("stale_p99_ms", "staleness p99 ms", Better::Lower),
+    m("stale_max_ms", "staleness max ms", Better::Lower),
+    m("window_p99_ms", "window p99 ms", Better::Lower),
+    m(
+        "nines_100ms",
+        "writes consistent within 100 ms",
+        Better::Higher,
+    ),
+    m("nines_1s", "writes consistent within 1 s", Better::Higher),
+];
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Markdown,
+    Json,
+}
+
+/// One compared strategy.
+pub struct Column {
+    pub label: String,
+    pub file: PathBuf,
+    pub summary: Summary,
+    json: Value,
+}
+
+impl Column {
+    /// The metric's value, or `None` when the run did not measure it (no ok read for a
+    /// latency, no acknowledged write for a window).
+    pub fn value(&self, metric: &str) -> Option<f64> {
+        let c = &self.summary.check;
+        let present = match metric {
+            "read_p50_ms" | "read_p99_ms" => c.latency_ms.read.count > 0,
+            "write_p50_ms" | "write_p99_ms" => c.latency_ms.write.count > 0,
+            "window_p99_ms" => c.inconsistency_window.writes > 0,
+            _ => true,
+        };
+        present
+            .then(|| expect::metric(&self.json, metric))
+            .flatten()
+    }
+}
+
+/// The summary.json files of an input: a summary file itself, a strategy directory (holding a
+/// summary or a history), or a run directory (its subdirectories that do).
+pub fn summary_files(input: &Path) -> Result<Vec<PathBuf>, String> {
+    if input.is_file() {
+        return Ok(vec![input.to_path_buf()]);
+    }
+    let is_strategy = |d: &Path| d.join(SUMMARY_FILE).exists() || d.join(HISTORY_FILE).exists();
+    if is_strategy(input) {
+        return Ok(vec![input.join(SUMMARY_FILE)]);
+    }
+    let entries = std::fs::read_dir(input).map_err(|e| {
+        format!(
+            "{}: cannot read: {e} (fix: give a run or strategy directory, e.g. results/latest)",
+            input.display()
+        )
+    })?;
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir() && is_strategy(p))
+        .collect();
+    dirs.sort();
+    if dirs.is_empty() {
+        return Err(format!(
+            "{}: no {SUMMARY_FILE} here or in its subdirectories (fix: give a run or strategy directory, e.g. results/latest)",
+            input.display()
+        ));
+    }
+    Ok(dirs.into_iter().map(|d| d.join(SUMMARY_FILE)).collect())
+}
+
+/// Reads every input; unreadable ones become error lines, the rest columns.
+pub fn load(inputs: &[PathBuf]) -> (Vec<Column>, Vec<(PathBuf, String)>) {
+    let mut cols = Vec::new();
+    let mut errors = Vec::new();
+    for input in inputs {
+        let files = match summary_files(input) {
+            Ok(f) => f,
+            Err(e) => {
+                errors.push((input.clone(), e));
+                continue;
+            }
+        };
+        for f in files {
+            match Summary::read(&f) {
+                Ok(s) => cols.push(Column {
+                    label: String::new(),
+                    json: serde_json::to_value(&s).unwrap_or_default(),
+                    file: f,
+                    summary: s,
+                }),
+                Err(e) => errors.push((f, e)),
+            }
+        }
+    }
+    label_columns(&mut cols);
+    (cols, errors)
+}
+
+/// Column labels: the strategy's name (`double-delete@50ms` for a labelled instance), made
+/// unique with the directory name, then the run id, then a number.
+fn label_columns(cols: &mut [Column]) {
+    let candidates = |c: &Column| -> Vec<String> {
+        let dir = c
+            .file
+            .parent()
+            .and_then(|d| d.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let base = if dir.is_empty() || dir == c.summary.strategy {
+            c.summary.strategy.clone()
+        } else {
+            dir
+        };
+        vec![
+            c.summary.strategy.clone(),
+            base.clone(),
+            format!("{}/{base}", c.summary.run_id),
+        ]
+    };
+    let all: Vec<Vec<String>> = cols.iter().map(candidates).collect();
+    let mut level = vec![0usize; cols.len()];
+    for _ in 0..3 {
+        let labels: Vec<&String> = (0..cols.len()).map(|i| &all[i][level[i]]).collect();
+        let dup: Vec<bool> = labels
+            .iter()
+            .map(|l| labels.iter().filter(|m| *m == l).count() > 1)
+            .collect();
+        for i in 0..cols.len() {
+            if dup[i] && level[i] + 1 < all[i].len() {
+                level[i] += 1;
+            }
+        }
+    }
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, c) in cols.iter_mut().enumerate() {
+        let l = all[i][level[i]].clone();
+        let n = seen.entry(l.clone()).or_insert(0);
+        *n += 1;
+        c.label = if *n == 1 { l } else { format!("{l}#{n}") };
+    }
+}
+
+/// For each metric, the labels holding the best value (empty when all tie or fewer than two
+/// strategies report it).
+pub fn best(cols: &[Column]) -> BTreeMap<&'static str, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for m in METRICS {
+        let vals: Vec<(usize, f64)> = cols
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.value(m.name).map(|v| (i, v)))
+            .collect();
+        let pick = match m.better {
+            Better::Higher => vals.iter().map(|v| v.1).fold(f64::MIN, f64::max),
+            Better::Lower => vals.iter().map(|v| v.1).fold(f64::MAX, f64::min),
+        };
+        let winners: Vec<String> = vals
+            .iter()
+            .filter(|v| v.1 == pick)
+            .map(|v| cols[v.0].label.clone())
+            .collect();
+        if vals.len() >= 2 && winners.len() < vals.len() {
+            out.insert(m.name, winners);
+        }
+    }
+    out
+}
+
+/// A field on which the columns' workloads differ: `(field, [(value, labels)])`.
+pub type Mismatch = (String, Vec<(String, Vec<String>)>);
+
+/// Fields on which the columns' workloads differ.
+pub fn mismatches(cols: &[Column]) -> Vec<Mismatch> {
+    let mut fields: BTreeMap<String, Vec<(usize, String)>> = BTreeMap::new();
+    for (i, c) in cols.iter().enumerate() {
+        let s = &c.summary;
+        let mut put = |k: &str, v: String| fields.entry(k.to_string()).or_default().push((i, v));
+        put("workload", s.workload.clone());
+        put("seed", s.seed.to_string());
+        if let Some(obj) = s.settings.as_object() {
+            for (k, v) in obj.iter().filter(|(k, _)| *k != "strategy") {
+                put(&format!("settings.{k}"), v.to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (field, vals) in fields {
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        for (i, v) in vals {
+            match groups.iter_mut().find(|g| g.0 == v) {
+                Some(g) => g.1.push(cols[i].label.clone()),
+                None => groups.push((v, vec![cols[i].label.clone()])),
+            }
+        }
+        let covered: usize = groups.iter().map(|g| g.1.len()).sum();
+        if groups.len() > 1 || (covered < cols.len() && covered > 0) {
+            out.push((field, groups));
+        }
+    }
+    out
+}
+
+fn fmt_value(name: &str, v: f64) -> String {
+    if name.starts_with("nines") {
+        let pct = v * 100.0;
+        return if pct == 100.0 {
+            "100%".into()
+        } else {
+            format!("{pct:.2}%")
+        };
+    }
+    if name.ends_with("_ms") {
+        return if v >= 100.0 {
+            format!("{v:.0}")
+        } else if v >= 10.0 {
+            format!("{v:.1}")
+        } else {
+            format!("{v:.2}")
+        };
+    }
+    format!("{v:.0}")
+}
+
+/// The rows (header first) of the comparison; `mark` decorates a best cell.
+fn rows(cols: &[Column], mark: &dyn Fn(&str) -> String) -> Vec<Vec<String>> {
+    let best = best(cols);
+    let mut rows = vec![std::iter::once("metric".to_string())
+        .chain(cols.iter().map(|c| c.label.clone()))
+        .collect::<Vec<_>>()];
+    let mut info = |label: &str, f: &dyn Fn(&Summary) -> String| {
+        rows.push(
+            std::iter::once(label.to_string())
+                .chain(cols.iter().map(|c| f(&c.summary)))
+                .collect(),
+        );
+    };
+    info("workload", &|s| s.workload.clone());
+    info("seed", &|s| s.seed.to_string());
+    info("run", &|s| s.run_id.clone());
+    for m in METRICS {
+        let winners = best.get(m.name);
+        rows.push(
+            std::iter::once(m.label.to_string())
+                .chain(cols.iter().map(|c| match c.value(m.name) {
+                    None => "-".to_string(),
+                    Some(v) => {
+                        let cell = fmt_value(m.name, v);
+                        if winners.is_some_and(|w| w.contains(&c.label)) {
+                            mark(&cell)
+                        } else {
+                            cell
+                        }
+                    }
+                }))
+                .collect(),
+        );
+    }
+    let mut info = |label: &str, f: &dyn Fn(&Summary) -> String| {
+        rows.push(
+            std::iter::once(label.to_string())
+                .chain(cols.iter().map(|c| f(&c.summary)))
+                .collect(),
+        );
+    };
+    info("divergent keys (first 5)", &|s| {
+        let keys: Vec<String> = s
+            .check
+            .divergent
+            .iter()
+            .take(5)
+            .map(|d| d.key.to_string())
+            .collect();
+        if keys.is_empty() {
+            "-".into()
+        } else {
+            keys.join(",")
+        }
+    });
+    info("verdict", &|s| verdict_name(s.check.verdict).to_string());
+    info("expectations", &output::result_cell);
+    rows
+}
+
+fn mismatch_lines(cols: &[Column]) -> String {
+    let mut out = String::new();
+    for (field, groups) in mismatches(cols) {
+        let parts: Vec<String> = groups
+            .iter()
+            .map(|(v, ls)| format!("{v} ({})", ls.join(", ")))
+            .collect();
+        out.push_str(&format!(
+            "workloads differ: {field}: {}\n",
+            parts.join(" vs ")
+        ));
+    }
+    out
+}
+
+/// The comparison as text in `format`.
+pub fn render(cols: &[Column], errors: &[(PathBuf, String)], format: Format) -> String {
+    match format {
+        Format::Table => {
+            let mut out = output::grid(&rows(cols, &|c| format!("{c} *")), &[0]);
+            out.push_str("* best value of the row\n");
+            out.push_str(&mismatch_lines(cols));
+            out
+        }
+        Format::Markdown => {
+            let mut out = output::markdown(&rows(cols, &|c| format!("**{c}**")), &[0]);
+            out.push_str("\nBest value of each row in **bold**.\n");
+            let mm = mismatch_lines(cols);
+            if !mm.is_empty() {
+                out.push('\n');
+                for l in mm.lines() {
+                    out.push_str(&format!("- {l}\n"));
+                }
+            }
+            out
+        }
+        Format::Json => {
+            let strategies: Vec<Value> = cols
+                .iter()
+                .map(|c| {
+                    let s = &c.summary;
+                    let metrics: serde_json::Map<String, Value> = METRICS
+                        .iter()
+                        .map(|m| (m.name.to_string(), json!(c.value(m.name))))
+                        .collect();
+                    json!({
+                        "label": c.label, "strategy": s.strategy,
+                        "summary_file": c.file.display().to_string(),
+                        "run_id": s.run_id, "workload": s.workload, "seed": s.seed,
+                        "infra": s.infra, "tool_version": s.tool_version,
+                        "settings": s.settings, "metrics": metrics,
+                        "divergent": s.check.divergent.iter().map(|d| d.key).collect::<Vec<_>>(),
+                        "verdict": s.check.verdict, "verdicts": s.check.verdicts,
+                        "valid": s.valid, "result": output::result_cell(s),
+                    })
+                })
+                .collect();
+            let mismatches: Vec<Value> = mismatches(cols)
+                .into_iter()
+                .map(|(field, groups)| {
+                    let values: Vec<Value> = groups
+                        .into_iter()
+                        .map(|(v, ls)| json!({"value": v, "labels": ls}))
+                        .collect();
+                    json!({"field": field, "values": values})
+                })
+                .collect();
+            let errors: Vec<Value> = errors
+                .iter()
+                .map(|(p, e)| json!({"path": p.display().to_string(), "message": e}))
+                .collect();
+            let doc = json!({
+                "schema_version": 1,
+                "metrics": METRICS,
+                "strategies": strategies,
+                "best": best(cols),
+                "mismatches": mismatches,
+                "errors": errors,
+            });
+            serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+        }
+    }
+}
+
+/// Runs `cachecheck compare`: prints the comparison, each unreadable input as one line on
+/// stderr; exit 2 when any input could not be read.
+pub fn run(inputs: &[PathBuf], format: Format) -> anyhow::Result<u8> {
+    let (cols, errors) = load(inputs);
+    for (_, e) in &errors {
+        eprintln!("cachecheck: error: {}", e.replace('\n', " "));
+    }
+    if !cols.is_empty() || format == Format::Json {
+        print!("{}", render(&cols, &errors, format));
+    }
+    Ok(if errors.is_empty() {
+        crate::cli::EXIT_OK
+    } else {
+        crate::cli::EXIT_ERROR
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(strategy: &str, dir: &str, seed: u64, stale: u64, ops: f64) -> Column {
+        let mut s = Summary {
+            strategy: strategy.into(),
+            run_id: format!("run{seed}"),
+            workload: "w".into(),
+            seed,
+            ..Default::default()
+        };
+        s.check.anomalies.stale_reads = stale;
+        s.check.throughput_ops_s = ops;
+        Column {
+            label: String::new(),
+            file: PathBuf::from(format!("r/{dir}/summary.json")),
+            json: serde_json::to_value(&s).unwrap(),
+            summary: s,
+        }
+    }
+
+    #[test]
+    fn labels_are_unique_and_best_is_marked_unless_all_tie() {
+        let mut cols = vec![
+            col("db-only", "db-only", 1, 0, 100.0),
+            col("db-only", "db-only", 2, 0, 90.0),
+            col("db-then-cache", "db-then-cache", 1, 5, 100.0),
+        ];
+        label_columns(&mut cols);
+        let labels: Vec<&str> = cols.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(labels, ["run1/db-only", "run2/db-only", "db-then-cache"]);
+        let b = best(&cols);
+        assert_eq!(b["stale_reads"], ["run1/db-only", "run2/db-only"]);
+        assert_eq!(b["ops_per_s"], ["run1/db-only", "db-then-cache"]);
+        assert!(!b.contains_key("dirty_reads"), "all tie: nothing marked");
+        // No read latency measured: not a value, not a winner.
+        assert_eq!(cols[0].value("read_p50_ms"), None);
+        let mm = mismatches(&cols);
+        assert_eq!(mm.len(), 1);
+        assert_eq!(mm[0].0, "seed");
+        let table = render(&cols, &[], Format::Table);
+        assert!(
+            table.contains(
+                "workloads differ: seed: 1 (run1/db-only, db-then-cache) vs 2 (run2/db-only)"
+            ),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn nines_and_ms_format() {
+        assert_eq!(fmt_value("nines_1s", 1.0), "100%");
+        assert_eq!(fmt_value("nines_100ms", 0.9994), "99.94%");
+        assert_eq!(fmt_value("read_p99_ms", 1.234), "1.23");
+        assert_eq!(fmt_value("read_p99_ms", 123.4), "123");
+        assert_eq!(fmt_value("stale_reads", 3.0), "3");
+    }
+}

@@ -1,0 +1,474 @@
+//! `cachecheck tune-delay WORKLOAD`: how long must the second delete of a delayed double delete
+//! (seed 4.1) wait?
+//!
+//! 1. **Measure.** The workload runs (its clients, key mix and faults) with a cache-aside
+//!    strategy (`db-then-delete` unless `--measure-with`). Every cache fill records
+//!    `detail.window_ns`: from the start of the reader's database read to the fill's
+//!    acknowledgement. A writer's delete that lands inside that window is overtaken by the
+//!    stale fill (seed 3.3/4.1), so the second delete must come later than the window's end:
+//!    the delay must outwait this distribution. It is kept in an hdrhistogram.
+//! 2. **Recommend** `p<percentile> × factor + margin` (default p99.9 × 1.5 + 10 ms), rounded up
+//!    to whole milliseconds.
+//! 3. **Prove.** `double-delete` runs the same workload at 0, p50, p99, the recommendation and
+//!    twice it. By default its second delete is inline (`inline = true`: the write is
+//!    acknowledged after it), so a long-enough delay leaves nothing stale to observe: a delay
+//!    is *clean* when the checker finds no anomaly at all. With `--async-second-delete` the
+//!    write is acknowledged first and reads until the second delete are stale by definition;
+//!    clean then means no anomaly but stale reads, and none staler than the delay + margin.
+//!
+//! All runs share one set of servers and one run directory: `<measure strategy>/` and
+//! `double-delete@<point>-<ms>ms/`, each a normal strategy directory (compare, report).
+//! Exit 0 when the recommendation and twice it come out clean, 1 when not, 2 on errors.
+//!
+//! `--json` (schema_version 1):
+//!
+//! ```json
+//! {"schema_version": 1, "workload": "tune-delay", "run_dir": "results/...",
+//!  "measure_strategy": "db-then-delete",
+//!  "fill_window_ms": {"count": 812, "p50": 101.3, "p90": 139.0, "p99": 149.1, "p999": 150.0, "max": 150.2},
+//!  "fills_failed": 0,
+//!  "rule": {"percentile": 99.9, "factor": 1.5, "margin_ms": 10.0}, "basis_ms": 150.0,
+//!  "recommended_delay_ms": 236, "second_delete": "inline",
+//!  "sweep": [{"point": "0", "delay_ms": 0, "stale_reads": 31, "window_p99_ms": 2400.0,
+//!             "stale_max_ms": 4100.0, "divergent_keys": 2, "anomalies": 35,
+//!             "write_p50_ms": 1.2, "write_p99_ms": 3.1, "clean": false,
+//!             "dir": "results/.../double-delete@0-0ms"}],
+//!  "proven": true, "race_shown": true}
+//! ```
+
+use crate::checker::Percentiles;
+use crate::run::{self, RunOptions};
+use crate::summary::Summary;
+use crate::workload::{self, StrategyRun, Workload};
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use tokio_util::sync::CancellationToken;
+
+/// The strategy the sweep proves the delay with.
+pub const SWEEP_STRATEGY: &str = "double-delete";
+
+/// What `cachecheck tune-delay` was asked to do.
+#[derive(Debug, Clone)]
+pub struct TuneOptions {
+    pub run: RunOptions,
+    /// The cache-aside strategy whose fills are measured.
+    pub measure_with: String,
+    pub rule: Rule,
+    pub sweep: bool,
+    /// The second delete inline (the write acknowledged after it), or scheduled.
+    pub inline: bool,
+}
+
+/// The recommendation: `p<percentile> × factor + margin_ms`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Rule {
+    pub percentile: f64,
+    pub factor: f64,
+    pub margin_ms: f64,
+}
+
+impl Rule {
+    pub fn validate(&self) -> Result<()> {
+        anyhow::ensure!(
+            self.percentile > 0.0 && self.percentile <= 100.0,
+            "--percentile: must be in (0, 100], e.g. 99.9"
+        );
+        anyhow::ensure!(
+            self.factor.is_finite() && self.factor >= 1.0,
+            "--factor: must be at least 1"
+        );
+        anyhow::ensure!(
+            self.margin_ms.is_finite() && self.margin_ms >= 0.0,
+            "--margin-ms: must be a non-negative number of ms"
+        );
+        Ok(())
+    }
+
+    /// The fill window at the rule's percentile, in ms.
+    pub fn basis_ms(&self, h: &hdrhistogram::Histogram<u64>) -> f64 {
+        h.value_at_quantile(self.percentile / 100.0) as f64 / 1e6
+    }
+
+    /// The recommended delay in whole ms for a fill-window histogram.
+    pub fn recommend(&self, h: &hdrhistogram::Histogram<u64>) -> u64 {
+        (self.basis_ms(h) * self.factor + self.margin_ms).ceil() as u64
+    }
+}
+
+/// The fill windows of one history.
+pub struct Fills {
+    pub hist: hdrhistogram::Histogram<u64>,
+    /// Fills that failed or whose outcome is unknown (not in `hist`).
+    pub failed: u64,
+}
+
+impl Fills {
+    pub fn percentiles(&self) -> Percentiles {
+        let h = &self.hist;
+        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1e6;
+        Percentiles {
+            count: h.len(),
+            p50: ms(0.5),
+            p90: ms(0.9),
+            p99: ms(0.99),
+            p999: ms(0.999),
+            max: h.max() as f64 / 1e6,
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct FillEvent {
+    #[serde(rename = "type")]
+    kind: String,
+    f: String,
+    #[serde(default)]
+    detail: Option<serde_json::Value>,
+}
+
+/// Collects `detail.window_ns` of every acknowledged `cache-fill` in `history`.
+pub fn fill_windows(history: &Path) -> Result<Fills> {
+    let file = std::fs::File::open(history)
+        .with_context(|| format!("{}: cannot open", history.display()))?;
+    let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3)
+        .map_err(|e| anyhow::anyhow!("histogram: {e}"))?;
+    let mut failed = 0;
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.with_context(|| format!("{}: cannot read", history.display()))?;
+        if !line.contains("\"cache-fill\"") {
+            continue;
+        }
+        let Ok(ev) = serde_json::from_str::<FillEvent>(&line) else {
+            continue; // a torn last line
+        };
+        if ev.f != "cache-fill" {
+            continue;
+        }
+        let window = ev
+            .detail
+            .as_ref()
+            .and_then(|d| d.get("window_ns"))
+            .and_then(|v| v.as_u64());
+        match (ev.kind.as_str(), window) {
+            ("ok", Some(w)) => hist.saturating_record(w.max(1)),
+            _ => failed += 1,
+        }
+    }
+    Ok(Fills { hist, failed })
+}
+
+/// One point of the sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    pub point: String,
+    pub delay_ms: u64,
+    pub stale_reads: u64,
+    pub window_p99_ms: f64,
+    pub stale_max_ms: f64,
+    pub divergent_keys: u64,
+    /// Every anomaly counted, stale reads included.
+    pub anomalies: u64,
+    pub write_p50_ms: f64,
+    pub write_p99_ms: f64,
+    pub clean: bool,
+    pub dir: String,
+}
+
+/// The outcome of `tune-delay`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tuning {
+    pub schema_version: u32,
+    pub workload: String,
+    pub run_dir: String,
+    pub measure_strategy: String,
+    pub fill_window_ms: Percentiles,
+    pub fills_failed: u64,
+    pub rule: Rule,
+    /// The fill window at the rule's percentile (ms).
+    pub basis_ms: f64,
+    pub recommended_delay_ms: u64,
+    pub second_delete: &'static str,
+    pub sweep: Vec<Point>,
+    /// The recommendation and twice it came out clean.
+    pub proven: bool,
+    /// A delay below the fill time (0 ms) did not come out clean: the workload provoked the race.
+    pub race_shown: bool,
+}
+
+/// The sweep's delays: 0, p50, p99, the recommendation, twice it.
+pub fn sweep_delays(p: &Percentiles, recommended: u64) -> Vec<(String, u64)> {
+    vec![
+        ("0".into(), 0),
+        ("p50".into(), p.p50.ceil() as u64),
+        ("p99".into(), p.p99.ceil() as u64),
+        ("recommended".into(), recommended),
+        ("2x".into(), recommended * 2),
+    ]
+}
+
+fn sweep_runs(w: &Workload, o: &TuneOptions, delays: &[(String, u64)]) -> Result<Vec<StrategyRun>> {
+    delays
+        .iter()
+        .map(|(point, ms)| {
+            let mut r = workload::strategy_run(&w.file, SWEEP_STRATEGY)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", w.path.display()))?;
+            r.settings
+                .insert("delay_ms".into(), toml::Value::Integer(*ms as i64));
+            r.settings
+                .insert("inline".into(), toml::Value::Boolean(o.inline));
+            // The sweep judges delays itself; the workload's expectations would fail on purpose.
+            r.common.expect.clear();
+            r.name = sweep_name(point, *ms);
+            Ok(r)
+        })
+        .collect()
+}
+
+/// The name (and result directory) of a sweep point: `double-delete@p99-150ms`.
+pub fn sweep_name(point: &str, ms: u64) -> String {
+    format!("{SWEEP_STRATEGY}@{point}-{ms}ms")
+}
+
+/// Whether a sweep point is clean (see the module doc).
+fn point(point: &str, delay_ms: u64, s: &Summary, dir: &Path, o: &TuneOptions) -> Point {
+    let c = &s.check;
+    let a = &c.anomalies;
+    let others = a.divergent_keys
+        + a.dirty_reads
+        + a.lost_writes
+        + a.monotonic_read_violations
+        + a.read_your_writes_violations
+        + a.impossible_reads;
+    let clean = if o.inline {
+        others + a.stale_reads == 0
+    } else {
+        a.divergent_keys + a.dirty_reads + a.lost_writes + a.impossible_reads == 0
+            && (a.stale_reads == 0 || c.staleness.time_ms.max <= delay_ms as f64 + o.rule.margin_ms)
+    };
+    Point {
+        point: point.into(),
+        delay_ms,
+        stale_reads: a.stale_reads,
+        window_p99_ms: c.inconsistency_window.ms.p99,
+        stale_max_ms: c.staleness.time_ms.max,
+        divergent_keys: a.divergent_keys,
+        anomalies: others + a.stale_reads,
+        write_p50_ms: c.latency_ms.write.p50,
+        write_p99_ms: c.latency_ms.write.p99,
+        clean,
+        dir: dir.display().to_string(),
+    }
+}
+
+/// Validates everything that can be validated before a server starts.
+pub fn resolve(o: &TuneOptions) -> Result<Workload> {
+    o.rule.validate()?;
+    let mut w = run::resolve(&o.run)?;
+    w.file.trace_steps = true; // the fills' windows are internal steps
+    let measure = workload::strategy_run(&w.file, &o.measure_with)
+        .map_err(|e| anyhow::anyhow!("--measure-with: {e}"))?;
+    w.strategies = vec![measure];
+    if o.sweep {
+        crate::strategy::lookup(SWEEP_STRATEGY).map_err(|e| {
+            anyhow::anyhow!(
+                "the sweep needs `{SWEEP_STRATEGY}`: {e} (fix: --no-sweep to measure only)"
+            )
+        })?;
+        sweep_runs(&w, o, &[("0".into(), 0)])?;
+    }
+    Ok(w)
+}
+
+/// Measures, recommends and sweeps; see the module doc.
+pub async fn tune(o: &TuneOptions, shutdown: CancellationToken) -> Result<Tuning> {
+    let w = resolve(o)?;
+    let measure_dir = w.strategies[0].name.clone();
+    // The measurement, the recommendation and the sweep's delays, once measured.
+    type Measured = (Fills, u64, Vec<(String, u64)>);
+    let mut measured: Option<Measured> = None;
+    let mut plan = |w: &Workload, _: &[Summary], run_dir: &Path| -> Result<Vec<StrategyRun>> {
+        if measured.is_some() {
+            return Ok(Vec::new());
+        }
+        let fills = fill_windows(&run_dir.join(&measure_dir).join("history.jsonl"))?;
+        anyhow::ensure!(
+            !fills.hist.is_empty(),
+            "{}: no cache fill was recorded, nothing to measure (fix: a workload with writes and reads of the same keys, read_fraction < 1)",
+            w.path.display()
+        );
+        let rec = o.rule.recommend(&fills.hist);
+        let delays = sweep_delays(&fills.percentiles(), rec);
+        let longest = delays.iter().map(|d| d.1).max().unwrap_or(0);
+        anyhow::ensure!(
+            !o.sweep || !o.inline || longest < w.file.op_timeout_ms,
+            "{}: the sweep's longest delay ({longest} ms) is not below op_timeout_ms ({}): inline second deletes would time out (fix: raise op_timeout_ms above {longest}, or --async-second-delete)",
+            w.path.display(),
+            w.file.op_timeout_ms
+        );
+        let runs = if o.sweep {
+            sweep_runs(w, o, &delays)?
+        } else {
+            Vec::new()
+        };
+        measured = Some((fills, rec, delays));
+        Ok(runs)
+    };
+    let outcome = run::run_planned(w.clone(), &o.run, shutdown, &mut plan).await?;
+    let (fills, rec, delays) = measured.context("interrupted before the measurement finished")?;
+    let mut sweep = Vec::new();
+    for ((name, ms), s) in delays.iter().zip(outcome.summaries.iter().skip(1)) {
+        let dir: PathBuf = outcome.run_dir.join(sweep_name(name, *ms));
+        sweep.push(point(name, *ms, s, &dir, o));
+    }
+    let clean = |p: &str| sweep.iter().find(|x| x.point == p).map(|x| x.clean);
+    Ok(Tuning {
+        schema_version: 1,
+        workload: w.file.name.clone(),
+        run_dir: outcome.run_dir.display().to_string(),
+        measure_strategy: o.measure_with.clone(),
+        fill_window_ms: fills.percentiles(),
+        fills_failed: fills.failed,
+        rule: o.rule,
+        basis_ms: o.rule.basis_ms(&fills.hist),
+        recommended_delay_ms: rec,
+        second_delete: if o.inline { "inline" } else { "scheduled" },
+        proven: clean("recommended") == Some(true) && clean("2x") == Some(true),
+        race_shown: clean("0") == Some(false),
+        sweep,
+    })
+}
+
+/// The human-readable result.
+pub fn text(t: &Tuning) -> String {
+    let p = &t.fill_window_ms;
+    let r = &t.rule;
+    let mut out = format!(
+        "fill window (database read start -> cache fill acknowledged), {} fills of {} ({} failed or unknown):\n  \
+         p50 {:.1} ms  p90 {:.1} ms  p99 {:.1} ms  p99.9 {:.1} ms  max {:.1} ms\n\
+         recommended delay_ms = {} (p{} {:.1} ms x {} + {} ms)\n",
+        p.count,
+        t.measure_strategy,
+        t.fills_failed,
+        p.p50,
+        p.p90,
+        p.p99,
+        p.p999,
+        p.max,
+        t.recommended_delay_ms,
+        r.percentile,
+        t.basis_ms,
+        r.factor,
+        r.margin_ms,
+    );
+    if t.sweep.is_empty() {
+        return out;
+    }
+    out.push_str(&format!(
+        "sweep: {SWEEP_STRATEGY} with the second delete {}\n",
+        t.second_delete
+    ));
+    let mut rows = vec![[
+        "delay",
+        "ms",
+        "stale reads",
+        "window p99",
+        "stale max",
+        "divergent",
+        "anomalies",
+        "write p50",
+        "write p99",
+        "clean",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect::<Vec<_>>()];
+    for x in &t.sweep {
+        rows.push(vec![
+            x.point.clone(),
+            x.delay_ms.to_string(),
+            x.stale_reads.to_string(),
+            format!("{:.1}ms", x.window_p99_ms),
+            format!("{:.1}ms", x.stale_max_ms),
+            x.divergent_keys.to_string(),
+            x.anomalies.to_string(),
+            format!("{:.1}ms", x.write_p50_ms),
+            format!("{:.1}ms", x.write_p99_ms),
+            if x.clean { "yes" } else { "NO" }.into(),
+        ]);
+    }
+    out.push_str(&crate::output::grid(&rows, &[0, 9]));
+    out.push_str(if t.proven {
+        "proven: the recommended delay and twice it came out clean\n"
+    } else {
+        "NOT proven: the recommended delay or twice it did not come out clean (raise --factor or --percentile)\n"
+    });
+    if !t.race_shown {
+        out.push_str("note: a 0 ms delay came out clean too: the workload did not provoke the race (slow the fills, e.g. latency on cache-fill)\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recommends_the_rule_and_sweeps_around_it() {
+        let mut h =
+            hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).unwrap();
+        for i in 1..=1000u64 {
+            h.record(i * 200_000).unwrap(); // 0.2 .. 200 ms
+        }
+        let rule = Rule {
+            percentile: 99.9,
+            factor: 1.5,
+            margin_ms: 10.0,
+        };
+        let basis = rule.basis_ms(&h);
+        assert!((basis - 199.8).abs() < 0.3, "{basis}");
+        let rec = rule.recommend(&h);
+        assert_eq!(rec, (basis * 1.5 + 10.0).ceil() as u64);
+        let fills = Fills { hist: h, failed: 0 };
+        let d = sweep_delays(&fills.percentiles(), rec);
+        let names: Vec<&str> = d.iter().map(|x| x.0.as_str()).collect();
+        assert_eq!(names, ["0", "p50", "p99", "recommended", "2x"]);
+        assert_eq!(d[0].1, 0);
+        assert_eq!(d[1].1, 101);
+        assert_eq!(d[4].1, 2 * rec);
+        assert_eq!(sweep_name("p99", 199), "double-delete@p99-199ms");
+        assert!(Rule {
+            factor: 0.5,
+            ..rule
+        }
+        .validate()
+        .is_err());
+        assert!(Rule {
+            percentile: 0.0,
+            ..rule
+        }
+        .validate()
+        .is_err());
+    }
+
+    #[test]
+    fn reads_fill_windows_of_acknowledged_fills_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("history.jsonl");
+        std::fs::write(
+            &p,
+            concat!(
+                "{\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"key\":1,\"value\":null}\n",
+                "{\"time\":2,\"process\":0,\"type\":\"ok\",\"f\":\"cache-fill\",\"key\":1,\"value\":5,\"detail\":{\"window_ns\":120000000}}\n",
+                "{\"time\":3,\"process\":1,\"type\":\"info\",\"f\":\"cache-fill\",\"key\":1,\"value\":5,\"detail\":{\"window_ns\":900000000,\"error\":\"timeout\"}}\n",
+                "{\"time\":4,\"process\":1,\"type\":\"ok\",\"f\":\"cache-fill\",\"key\":2,\"val"
+            ),
+        )
+        .unwrap();
+        let f = fill_windows(&p).unwrap();
+        assert_eq!(f.hist.len(), 1);
+        assert_eq!(f.failed, 1);
+        assert!((f.percentiles().max - 120.0).abs() < 0.2);
+    }
+}

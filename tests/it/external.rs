@@ -1,0 +1,118 @@
+//! `--infra external` (`--db-url`, `--redis-url`) against servers this test starts itself
+//! (the harness's local MariaDB and Redis): nothing is started or stopped by the run, and the
+//! register's schema is dropped afterwards only if the run created it.
+
+use crate::support::{assert_complete_history, cachecheck, run_workload};
+use cachecheck::infra::external::schema_exists;
+use cachecheck::infra::local::LocalInfra;
+use cachecheck::infra::DbEndpoint;
+use mysql_async::prelude::Queryable;
+
+const WORKLOAD: &str = r#"
+name = "external"
+keys = 4
+clients = 4
+duration_s = 1.0
+settle_ms = 100
+strategies = ["db-then-delete"]
+"#;
+
+fn schema(ep: &DbEndpoint, name: &str) -> DbEndpoint {
+    DbEndpoint {
+        database: name.into(),
+        ..ep.clone()
+    }
+}
+
+#[test]
+fn external_urls_run_and_drop_only_the_schema_they_created() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let infra = rt.block_on(LocalInfra::start(None)).expect("local servers");
+    let ep = infra.endpoints.clone();
+    let redis = format!("redis://127.0.0.1:{}", ep.redis_port);
+
+    // A schema the run creates is dropped afterwards.
+    let fresh = schema(&ep.db, "cc_external_fresh");
+    let db_url = format!("mysql://root@127.0.0.1:{}/{}", ep.db.port, fresh.database);
+    let inv = run_workload(
+        WORKLOAD,
+        &["-q", "--db-url", &db_url, "--redis-url", &redis],
+    );
+    assert_eq!(inv.code, 0, "stderr: {}", inv.stderr);
+    assert_eq!(inv.summary("db-then-delete")["infra"], "external");
+    assert_complete_history(&inv.strategy_dir("db-then-delete"));
+    assert!(
+        !rt.block_on(schema_exists(&fresh)).unwrap(),
+        "schema left behind"
+    );
+
+    // A schema that existed stays, with the run's tables in it.
+    let kept = schema(&ep.db, "cc_external_kept");
+    rt.block_on(async {
+        let mut c = mysql_async::Conn::new(ep.db.opts(false)).await.unwrap();
+        c.query_drop("CREATE DATABASE cc_external_kept")
+            .await
+            .unwrap();
+        c.disconnect().await.unwrap();
+    });
+    let db_url = format!("mysql://root@127.0.0.1:{}/{}", ep.db.port, kept.database);
+    let inv = run_workload(
+        WORKLOAD,
+        &[
+            "-q",
+            "--infra",
+            "external",
+            "--db-url",
+            &db_url,
+            "--redis-url",
+            &redis,
+        ],
+    );
+    assert_eq!(inv.code, 0, "stderr: {}", inv.stderr);
+    assert!(
+        rt.block_on(schema_exists(&kept)).unwrap(),
+        "existing schema dropped"
+    );
+
+    // The servers still run: nothing was stopped.
+    rt.block_on(cachecheck::infra::db_version(&ep.db))
+        .expect("database still up");
+    rt.block_on(infra.stop());
+}
+
+#[test]
+fn url_flags_and_keep_are_checked_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let wl = dir.path().join("w.toml");
+    std::fs::write(&wl, WORKLOAD).unwrap();
+    let wl = wl.to_str().unwrap();
+    let out = dir.path().join("results");
+    let out = out.to_str().unwrap();
+    for (args, needle) in [
+        (
+            vec!["--infra", "local", "--db-url", "mysql://root@127.0.0.1/x"],
+            "--db-url: only with --infra external",
+        ),
+        (vec!["--keep"], "--keep: only with --infra docker"),
+        (
+            vec![
+                "--db-url",
+                "postgres://x",
+                "--redis-url",
+                "redis://127.0.0.1",
+            ],
+            "field `infra.db_url`: must start with mysql://",
+        ),
+        (
+            vec!["--db-url", "mysql://root@127.0.0.1/x"],
+            "field `infra.redis_url`: required",
+        ),
+    ] {
+        let mut a = vec!["run", wl, "--out", out];
+        a.extend(args.iter().copied());
+        let (code, _, stderr) = cachecheck(&a, None);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
+}
