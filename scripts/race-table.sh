@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prints docs/races.md's tables: for each race workload, every strategy's anomalies (from its
-# summary.json) and whether its expectations held.
+# Prints docs/races.md's tables: an overview (strategies x race workloads: the anomaly kinds
+# found, from each summary.json), then per workload `cachecheck compare --format markdown` of
+# its strategies and the expectations each was held to.
 #
 #   scripts/race-table.sh                # runs every workloads/races/*.toml once, then prints
 #   scripts/race-table.sh RESULTS_ROOT   # reads RESULTS_ROOT/<workload>/latest (as left by
@@ -9,11 +10,11 @@
 # CACHECHECK=path picks the binary (default: target/release/cachecheck, built when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bin=${CACHECHECK:-${CARGO_TARGET_DIR:-target}/release/cachecheck}
+[ -x "$bin" ] || cargo build --release --quiet
 if [ $# -ge 1 ]; then
   root=$1
 else
-  bin=${CACHECHECK:-${CARGO_TARGET_DIR:-target}/release/cachecheck}
-  [ -x "$bin" ] || cargo build --release --quiet
   root=$(mktemp -d /tmp/race-table.XXXXXX)
   export TMPDIR="$root/tmp"
   mkdir -p "$TMPDIR"
@@ -23,10 +24,10 @@ else
   done
 fi
 
-python3 - "$root" <<'PY'
-import json, os, sys
+python3 - "$root" "$bin" <<'PY'
+import json, os, subprocess, sys
 
-root = sys.argv[1]
+root, binary = sys.argv[1], sys.argv[2]
 cols = [("stale_reads", "stale"), ("divergent_keys", "diverg"), ("dirty_reads", "dirty"),
         ("lost_writes", "lost"), ("monotonic_read_violations", "mono"),
         ("read_your_writes_violations", "ryw"), ("impossible_reads", "imposs")]
@@ -73,23 +74,22 @@ print()
 
 for wl, run, order, sums in runs:
     print(f"### {wl}\n")
-    print(f"Run `{os.path.basename(run)}`.\n")
-    print("| strategy | " + " | ".join(c[1] for c in cols) + " | stale max ms | expectations |")
-    print("|---|" + "---:|" * (len(cols) + 1) + "---|")
+    dirs = [os.path.join(run, s) for s in order if s in sums]
+    table = subprocess.run([binary, "compare", *dirs, "--format", "markdown"],
+                           check=True, capture_output=True, text=True).stdout
+    print(table.strip() + "\n")
+    print("Expectations:\n")
     for s in order:
         sm = sums.get(s)
         if sm is None:
-            print(f"| `{s}` | " + " | ".join("-" for _ in cols) + " | - | did not run |")
+            print(f"* `{s}`: did not run")
             continue
-        a = sm["anomalies"]
-        cells = [str(a.get(k, 0)) if a.get(k, 0) == 0 else f"**{a[k]}**" for k, _ in cols]
-        mx = sm["staleness"]["time_ms"]["max"]
         exps = sm["expectations"]
         if {e["expr"] for e in exps} == CLEAN and all(e["held"] for e in exps):
-            exp = "every anomaly 0: held"
+            text = "every anomaly 0"
         else:
-            exp = ", ".join(f'`{e["expr"]}`' + ("" if e["held"] else " FAILED") for e in exps)
-            exp += ": held" if all(e["held"] for e in exps) else ""
-        print(f"| `{s}` | " + " | ".join(cells) + f" | {mx:.0f} | {exp} |")
+            text = ", ".join(f'`{e["expr"]}`' + ("" if e["held"] else " (FAILED)") for e in exps)
+        verdict = "held" if sm["valid"] else "FAILED"
+        print(f"* `{s}`: {text}: {verdict}")
     print()
 PY

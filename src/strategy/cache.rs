@@ -58,9 +58,7 @@ pub async fn del_many(conn: &mut CacheConn, ks: &[i64]) -> Result<(), StepError>
     if ks.is_empty() {
         return Ok(());
     }
-    if crate::nemesis::injected::delete_should_fail() {
-        return Err(StepError::Fail("injected cache delete failure".into()));
-    }
+    injected_delete_failure()?;
     let mut cmd = redis::cmd("DEL");
     for k in ks {
         cmd.arg(key(*k));
