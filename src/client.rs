@@ -50,6 +50,14 @@ impl Client {
         }
     }
 
+    /// Writes the register in the database (the `db` role) and records the commit with its
+    /// version; returns the version.
+    pub async fn write_db(&mut self, key: i64, value: i64) -> Result<i64, crate::conn::StepError> {
+        let version = self.conns.db.write(key, value).await?;
+        self.commit_step(key, value, version);
+        Ok(version)
+    }
+
     /// Records a database commit with its version.
     pub fn commit_step(&self, key: i64, value: i64, version: i64) {
         self.step(

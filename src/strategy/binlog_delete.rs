@@ -213,12 +213,10 @@ impl Strategy for BinlogDelete {
     }
 
     async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
-        let version = match c.conns.db.write(key, value).await {
-            Ok(v) => v,
-            Err(e) => return e.into(),
-        };
+        if let Err(e) = c.write_db(key, value).await {
+            return e.into();
+        }
         self.consumer.acked(key, value);
-        c.commit_step(key, value, version);
         Outcome::Ok(())
     }
 

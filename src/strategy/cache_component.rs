@@ -83,11 +83,8 @@ impl CacheComponent {
         if let Err(e) = r {
             return Outcome::Fail(format!("cache set failed, write refused: {}", e.msg()));
         }
-        match c.conns.db.write(key, value).await {
-            Ok(version) => {
-                c.commit_step(key, value, version);
-                Outcome::Ok(())
-            }
+        match c.write_db(key, value).await {
+            Ok(_) => Outcome::Ok(()),
             Err(e) => {
                 if self.rollback_on_db_failure {
                     // Readers may have seen the value meanwhile (dirty if it never commits).

@@ -79,12 +79,6 @@ impl Strategy for CacheThenDb {
                     .into(),
             );
         }
-        match c.conns.db.write(key, value).await {
-            Ok(version) => {
-                c.commit_step(key, value, version);
-                Outcome::Ok(())
-            }
-            Err(e) => e.into(),
-        }
+        c.write_db(key, value).await.map(|_| ()).into()
     }
 }

@@ -29,13 +29,7 @@ impl Strategy for DbOnly {
     }
 
     async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
-        match c.conns.db.write(key, value).await {
-            Ok(version) => {
-                c.commit_step(key, value, version);
-                Outcome::Ok(())
-            }
-            Err(e) => e.into(),
-        }
+        c.write_db(key, value).await.map(|_| ()).into()
     }
 
     async fn cache_view(&self, _: &mut CacheConn, _: i64) -> Result<CacheView, StepError> {

@@ -23,11 +23,9 @@ impl Strategy for DbThenCache {
     }
 
     async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
-        let version = match c.conns.db.write(key, value).await {
-            Ok(v) => v,
-            Err(e) => return e.into(),
-        };
-        c.commit_step(key, value, version);
+        if let Err(e) = c.write_db(key, value).await {
+            return e.into();
+        }
         let ttl = c.ttl_ms;
         let r = cache::set(&mut c.conns.cache_write, key, value, ttl).await;
         cache::trace_step(c, "cache-set", key, Some(value), &r);

@@ -24,11 +24,9 @@ impl Strategy for DbThenDelete {
     }
 
     async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
-        let version = match c.conns.db.write(key, value).await {
-            Ok(v) => v,
-            Err(e) => return e.into(),
-        };
-        c.commit_step(key, value, version);
+        if let Err(e) = c.write_db(key, value).await {
+            return e.into();
+        }
         // The write is committed whatever happens to the delete: a failed delete is recorded
         // and leaves the old value cached until its TTL.
         let r = cache::del(&mut c.conns.cache_write, key).await;

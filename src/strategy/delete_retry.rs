@@ -120,11 +120,9 @@ impl Strategy for DeleteRetry {
     }
 
     async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
-        let version = match c.conns.db.write(key, value).await {
-            Ok(v) => v,
-            Err(e) => return e.into(),
-        };
-        c.commit_step(key, value, version);
+        if let Err(e) = c.write_db(key, value).await {
+            return e.into();
+        }
         // The write is committed whatever happens to its delete.
         for attempt in 0..=self.s.inline_retries {
             if attempt > 0 {

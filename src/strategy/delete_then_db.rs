@@ -28,12 +28,6 @@ impl Strategy for DeleteThenDb {
             // The first step failed: the write is refused before the database is touched.
             return Outcome::Fail(format!("cache delete failed, write refused: {}", e.msg()));
         }
-        match c.conns.db.write(key, value).await {
-            Ok(version) => {
-                c.commit_step(key, value, version);
-                Outcome::Ok(())
-            }
-            Err(e) => e.into(),
-        }
+        c.write_db(key, value).await.map(|_| ()).into()
     }
 }

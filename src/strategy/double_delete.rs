@@ -115,11 +115,9 @@ impl Strategy for DoubleDelete {
         if let Err(e) = r {
             return Outcome::Fail(format!("cache delete failed, write refused: {}", e.msg()));
         }
-        let version = match c.conns.db.write(key, value).await {
-            Ok(v) => v,
-            Err(e) => return e.into(),
-        };
-        c.commit_step(key, value, version);
+        if let Err(e) = c.write_db(key, value).await {
+            return e.into();
+        }
         let detail = json!({ "delete": 2, "write_value": value, "delay_ms": self.s.delay_ms });
         if self.s.inline {
             tokio::time::sleep(self.delay()).await;

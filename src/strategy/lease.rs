@@ -205,11 +205,9 @@ impl Strategy for Lease {
     }
 
     async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
-        let version = match c.conns.db.write(key, value).await {
-            Ok(v) => v,
-            Err(e) => return e.into(),
-        };
-        c.commit_step(key, value, version);
+        if let Err(e) = c.write_db(key, value).await {
+            return e.into();
+        }
         let r = invalidate(&mut c.conns.cache_write, key).await;
         cache::trace_step(c, "cache-del", key, None, &r);
         Outcome::Ok(())

@@ -69,6 +69,15 @@ impl<T> From<StepError> for Outcome<T> {
     }
 }
 
+impl<T> From<Result<T, StepError>> for Outcome<T> {
+    fn from(r: Result<T, StepError>) -> Self {
+        match r {
+            Ok(v) => Outcome::Ok(v),
+            Err(e) => e.into(),
+        }
+    }
+}
+
 /// What a read returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadValue {

@@ -34,11 +34,9 @@ impl Strategy for ReadThrough {
     }
 
     async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
-        let version = match c.conns.db.write(key, value).await {
-            Ok(v) => v,
-            Err(e) => return e.into(),
-        };
-        c.commit_step(key, value, version);
+        if let Err(e) = c.write_db(key, value).await {
+            return e.into();
+        }
         // Committed: a failed invalidation is recorded by the component, not returned.
         let _ = self.component.invalidate(c, key).await;
         Outcome::Ok(())

@@ -342,11 +342,9 @@ impl Strategy for TagDeleted {
     }
 
     async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
-        let version = match c.conns.db.write(key, value).await {
-            Ok(v) => v,
-            Err(e) => return e.into(),
-        };
-        c.commit_step(key, value, version);
+        if let Err(e) = c.write_db(key, value).await {
+            return e.into();
+        }
         let r = rc::tag_deleted(&mut c.conns.cache_write, key, self.s.delay_ms).await;
         cache::trace_step(c, "tag-deleted", key, None, &r);
         Outcome::Ok(())

@@ -148,11 +148,10 @@ impl Strategy for Versioned {
     }
 
     async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
-        let version = match c.conns.db.write(key, value).await {
+        let version = match c.write_db(key, value).await {
             Ok(v) => v,
             Err(e) => return e.into(),
         };
-        c.commit_step(key, value, version);
         let ttl = c.ttl_ms;
         let (f, cached) = match self.s.write_mode {
             WriteMode::Tombstone => ("cache-tombstone", None),
