@@ -262,11 +262,24 @@ async fn setup_proxy(stack: &Stack, direct: bool) -> Result<Option<Arc<FaultProx
                 "{e:#} (fix: check that the fault proxy runs at {api}, or set `direct = true` in [infra])"
             ))
         })?;
-        p.create(&spec, &|role, _| {
-            client_addr
+        p.create(&spec, &|role, reported| {
+            let (host, port) = client_addr
                 .get(&role)
                 .cloned()
-                .context("no client address for a proxy")
+                .context("no client address for a proxy")?;
+            if port != 0 {
+                return Ok((host, port));
+            }
+            // Asked for port 0: the port is the one the proxy server reports it bound.
+            let bound: std::net::SocketAddr = reported.parse().with_context(|| {
+                format!("the fault proxy reported listen address `{reported}`, not host:port")
+            })?;
+            anyhow::ensure!(
+                bound.port() != 0,
+                "the fault proxy did not report the port it bound for `{}` (fix: use Toxiproxy 2.1 or later, or the built-in proxy server)",
+                role.as_str()
+            );
+            Ok((host, bound.port()))
         })?;
         Ok(p)
     })

@@ -67,6 +67,28 @@ impl LocalInfra {
                 }
             );
         }
+        // Ports are chosen free and bound a moment later by the servers; another process can
+        // take one in between. Such a start fails (or finds a stranger on the port) and is
+        // tried again on new ports.
+        let mut attempt = 1;
+        loop {
+            match Self::start_once(root, flavor, &dbd, &redisd, with_proxy).await {
+                Err(e) if attempt < 3 && is_port_clash(&e) => {
+                    tracing::warn!("start-up attempt {attempt}: {e:#}; trying new ports");
+                    attempt += 1;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    async fn start_once(
+        root: Option<&Path>,
+        flavor: Flavor,
+        dbd: &Path,
+        redisd: &Path,
+        with_proxy: bool,
+    ) -> Result<LocalInfra> {
         let mut builder = tempfile::Builder::new();
         builder.prefix(super::orphans::DIR_PREFIX);
         let dir = match root {
@@ -75,19 +97,19 @@ impl LocalInfra {
         }
         .context("cannot create a temporary directory for the servers")?;
         let datadir = dir.path().join("db");
-        init_datadir(flavor, &dbd, &datadir, dir.path())?;
+        init_datadir(flavor, dbd, &datadir, dir.path())?;
 
         let db_port = free_port()?;
         let redis_port = free_port()?;
         let mut db = ManagedProcess::new(
             "database",
-            dbd.clone(),
+            dbd.to_path_buf(),
             db_args(flavor, dir.path(), &datadir, db_port),
             dir.path().join("db.log"),
         );
         let mut redis = ManagedProcess::new(
             "redis",
-            redisd,
+            redisd.to_path_buf(),
             redis_args(dir.path(), redis_port),
             dir.path().join("redis.log"),
         );
@@ -107,7 +129,7 @@ impl LocalInfra {
         };
         let (proxy, proxy_kind) = if with_proxy {
             let (p, kind, api) = start_proxy(dir.path())?;
-            endpoints.toxiproxy_api = Some(api);
+            endpoints.toxiproxy_api = api;
             (Some(p), Some(kind))
         } else {
             (None, None)
@@ -149,8 +171,18 @@ impl LocalInfra {
                     self.db.log_path().display()
                 );
             }
-            match super::db_version(&self.endpoints.db).await {
-                Ok(v) => break v,
+            match db_identity(&self.endpoints.db).await {
+                Ok((v, datadir)) => {
+                    let ours = self.dir.path().join("db");
+                    if !same_dir(Path::new(&datadir), &ours) {
+                        return Err(PortClash(format!(
+                            "port {} answers with another database server (datadir {datadir})",
+                            self.endpoints.db.port
+                        ))
+                        .into());
+                    }
+                    break v;
+                }
                 Err(e) if Instant::now() >= deadline => {
                     return Err(e.context("the database did not answer in time"))
                 }
@@ -164,15 +196,48 @@ impl LocalInfra {
                     self.redis.log_tail(3)
                 );
             }
-            match super::redis_version(&self.endpoints.redis_url()).await {
-                Ok(v) => break v,
+            match redis_identity(&self.endpoints.redis_url()).await {
+                Ok((v, pid)) => {
+                    if self.redis.pid().is_some_and(|p| p != pid) {
+                        return Err(PortClash(format!(
+                            "port {} answers with another redis (pid {pid})",
+                            self.endpoints.redis_port
+                        ))
+                        .into());
+                    }
+                    break v;
+                }
                 Err(e) if Instant::now() >= deadline => {
                     return Err(e.context("redis did not answer in time"))
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         };
-        if let (Some(p), Some(api)) = (self.proxy.as_mut(), self.endpoints.toxiproxy_api.clone()) {
+        if let Some(p) = self.proxy.as_mut() {
+            // The built-in server picks its own port and logs it; a toxiproxy-server was given
+            // one.
+            let api = loop {
+                if let Some(api) = self.endpoints.toxiproxy_api.clone() {
+                    break api;
+                }
+                if let Some(addr) = p.log_text().lines().find_map(|l| {
+                    l.strip_prefix(super::super::proxy_server::LISTENING_ON)
+                        .map(|a| a.trim().to_string())
+                }) {
+                    self.endpoints.toxiproxy_api = Some(addr);
+                    continue;
+                }
+                if let Some(st) = p.exited() {
+                    anyhow::bail!(
+                        "the fault proxy exited ({st}) during start-up: {}",
+                        p.log_tail(3)
+                    );
+                }
+                if Instant::now() >= deadline {
+                    anyhow::bail!("the fault proxy did not say where it listens in time");
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
             loop {
                 if let Some(st) = p.exited() {
                     anyhow::bail!(
@@ -253,9 +318,9 @@ impl LocalInfra {
 
 /// Starts the fault proxy on a free port: `toxiproxy-server` when on PATH, else this binary's
 /// built-in `proxy-server`. Returns the process, its kind and the API address.
-fn start_proxy(dir: &Path) -> Result<(ManagedProcess, String, String)> {
+fn start_proxy(dir: &Path) -> Result<(ManagedProcess, String, Option<String>)> {
     let port = free_port()?;
-    let (program, args, kind) = match find_binary(&["toxiproxy-server"]) {
+    let (program, args, kind, api) = match find_binary(&["toxiproxy-server"]) {
         Some(p) => (
             p,
             vec![
@@ -265,20 +330,82 @@ fn start_proxy(dir: &Path) -> Result<(ManagedProcess, String, String)> {
                 port.to_string(),
             ],
             "toxiproxy-server".to_string(),
+            Some(format!("127.0.0.1:{port}")),
         ),
         None => (
             std::env::current_exe().context("cannot find the cachecheck binary")?,
             vec![
                 "proxy-server".into(),
                 "--listen".into(),
-                format!("127.0.0.1:{port}"),
+                "127.0.0.1:0".into(),
             ],
             "cachecheck proxy-server".to_string(),
+            None,
         ),
     };
     let mut p = ManagedProcess::new("fault proxy", program, args, dir.join("proxy.log"));
     p.spawn()?;
-    Ok((p, kind, format!("127.0.0.1:{port}")))
+    Ok((p, kind, api))
+}
+
+/// Another server took a port between our choosing it and our server binding it.
+#[derive(Debug)]
+struct PortClash(String);
+
+impl std::fmt::Display for PortClash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PortClash {}
+
+/// Whether a failed start-up was a port taken by someone else (worth a retry on new ports).
+fn is_port_clash(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<PortClash>().is_some()
+        || format!("{e:#}")
+            .to_ascii_lowercase()
+            .contains("address already in use")
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    canon(a) == canon(b)
+}
+
+/// The database's version and data directory (which tells our server from a stranger).
+async fn db_identity(ep: &DbEndpoint) -> Result<(String, String)> {
+    use mysql_async::prelude::Queryable;
+    let mut c = tokio::time::timeout(
+        Duration::from_secs(2),
+        mysql_async::Conn::new(ep.opts(false)),
+    )
+    .await??;
+    let row: Option<(String, String)> = c.query_first("SELECT VERSION(), @@datadir").await?;
+    let _ = c.disconnect().await;
+    row.context("the database returned no version")
+}
+
+/// Redis's version and process id (which tells our server from a stranger).
+async fn redis_identity(url: &str) -> Result<(String, u32)> {
+    let client = redis::Client::open(url)?;
+    let cfg = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)));
+    let mut c = client
+        .get_multiplexed_async_connection_with_config(&cfg)
+        .await?;
+    let info: String = redis::cmd("INFO").arg("server").query_async(&mut c).await?;
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+    };
+    let version = field("redis_version:").unwrap_or_else(|| "?".into());
+    let pid = field("process_id:")
+        .and_then(|p| p.parse().ok())
+        .context("redis INFO has no process_id")?;
+    Ok((version, pid))
 }
 
 /// Whether a Toxiproxy API answers `GET /version` at `api` (`host:port`).

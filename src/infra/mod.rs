@@ -423,15 +423,16 @@ impl Stack {
     /// inside the proxy's network namespace) and `host_addr` is where clients connect.
     ///
     /// * docker: `("0.0.0.0:2100i", 127.0.0.1:<published port>)` (fixed for the run);
-    /// * local, and external with the proxy on a loopback URL: a free loopback port, the same
-    ///   on both sides (call once per role: each call picks a new port);
+    /// * local, and external with the proxy on a loopback URL: `("127.0.0.1:0", 127.0.0.1:0)`:
+    ///   the proxy server picks the port and reports it in its answer;
     /// * otherwise (no proxy, or a remote one): None.
     pub fn proxy_listen(&self, i: usize) -> Option<(String, std::net::SocketAddr)> {
+        // Port 0: the proxy server binds a free port itself and reports it back, so no other
+        // process can take the port between choosing and binding it.
         let loopback = || {
-            let p = process::free_port().ok()?;
             Some((
-                format!("127.0.0.1:{p}"),
-                std::net::SocketAddr::from(([127, 0, 0, 1], p)),
+                "127.0.0.1:0".to_string(),
+                std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             ))
         };
         match self {

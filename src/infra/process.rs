@@ -131,9 +131,14 @@ impl ManagedProcess {
         ok
     }
 
+    /// The whole log so far ("" if unreadable).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// The last lines of the log, for error messages.
     pub fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let text = self.log_text();
         let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         all[all.len().saturating_sub(lines)..].join(" | ")
     }
@@ -159,17 +164,24 @@ impl Drop for ManagedProcess {
 }
 
 /// Finds an executable by name on PATH and in the sbin directories Debian uses for servers.
+/// With `CACHECHECK_PATH_ONLY` set, only PATH is searched (to pin a server build, or to test
+/// what a machine without the servers sees).
 pub fn find_binary(names: &[&str]) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();
-    for d in [
-        "/usr/sbin",
-        "/usr/local/sbin",
-        "/sbin",
-        "/usr/bin",
-        "/usr/local/bin",
-    ] {
+    let extra: &[&str] = if std::env::var_os("CACHECHECK_PATH_ONLY").is_some() {
+        &[]
+    } else {
+        &[
+            "/usr/sbin",
+            "/usr/local/sbin",
+            "/sbin",
+            "/usr/bin",
+            "/usr/local/bin",
+        ]
+    };
+    for d in extra {
         dirs.push(PathBuf::from(d));
     }
     for name in names {

@@ -82,6 +82,10 @@ impl ProxyServer {
     }
 }
 
+/// The line `proxy-server` prints once its API listens, followed by the address (callers that
+/// asked for port 0 read the port from it).
+pub const LISTENING_ON: &str = "proxy-server listening on ";
+
 /// `cachecheck proxy-server --listen ADDR`: serves until Ctrl-C or SIGTERM.
 pub fn run_cli(listen: SocketAddr) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -89,7 +93,7 @@ pub fn run_cli(listen: SocketAddr) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         let server = ProxyServer::bind(listen).await?;
-        println!("proxy-server listening on {}", server.local_addr());
+        println!("{LISTENING_ON}{}", server.local_addr());
         server.run(shutdown_signal()).await
     })
 }

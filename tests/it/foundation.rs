@@ -120,3 +120,21 @@ fn unknown_strategy_on_the_command_line_exits_2() {
         inv.stderr
     );
 }
+
+#[test]
+fn missing_server_binary_is_one_line_naming_the_package() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wl = tmp.path().join("w.toml");
+    std::fs::write(&wl, "name = \"x\"\n").unwrap();
+    let o = std::process::Command::new(bin())
+        .args(["run", wl.to_str().unwrap(), "--out"])
+        .arg(tmp.path().join("results"))
+        .env("PATH", tmp.path())
+        .env("CACHECHECK_PATH_ONLY", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("apt-get install mariadb-server"), "{err}");
+}
