@@ -375,34 +375,16 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 
 /// The database's version and data directory (which tells our server from a stranger).
 async fn db_identity(ep: &DbEndpoint) -> Result<(String, String)> {
-    use mysql_async::prelude::Queryable;
-    let mut c = tokio::time::timeout(
-        Duration::from_secs(2),
-        mysql_async::Conn::new(ep.opts(false)),
-    )
-    .await??;
-    let row: Option<(String, String)> = c.query_first("SELECT VERSION(), @@datadir").await?;
-    let _ = c.disconnect().await;
-    row.context("the database returned no version")
+    super::db_query_first(ep, "SELECT VERSION(), @@datadir")
+        .await?
+        .context("the database returned no version")
 }
 
 /// Redis's version and process id (which tells our server from a stranger).
 async fn redis_identity(url: &str) -> Result<(String, u32)> {
-    let client = redis::Client::open(url)?;
-    let cfg = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(2)));
-    let mut c = client
-        .get_multiplexed_async_connection_with_config(&cfg)
-        .await?;
-    let info: String = redis::cmd("INFO").arg("server").query_async(&mut c).await?;
-    let field = |name: &str| {
-        info.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.trim().to_string())
-    };
-    let version = field("redis_version:").unwrap_or_else(|| "?".into());
-    let pid = field("process_id:")
+    let info = super::redis_info_server(url).await?;
+    let version = super::info_field(&info, "redis_version").unwrap_or_else(|| "?".into());
+    let pid = super::info_field(&info, "process_id")
         .and_then(|p| p.parse().ok())
         .context("redis INFO has no process_id")?;
     Ok((version, pid))

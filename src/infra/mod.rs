@@ -277,19 +277,34 @@ where
 
 /// Connects without a database selected and returns the server's version string.
 pub async fn db_version(ep: &DbEndpoint) -> Result<String> {
+    let v: Option<String> = db_query_first(ep, "SELECT VERSION()").await?;
+    Ok(v.unwrap_or_default())
+}
+
+/// One row of `sql` on a fresh connection without a database selected (2 s to connect).
+pub async fn db_query_first<T: mysql_async::prelude::FromRow + Send + 'static>(
+    ep: &DbEndpoint,
+    sql: &str,
+) -> Result<Option<T>> {
     use mysql_async::prelude::Queryable;
     let mut c = tokio::time::timeout(
         Duration::from_secs(2),
         mysql_async::Conn::new(ep.opts(false)),
     )
     .await??;
-    let v: Option<String> = c.query_first("SELECT VERSION()").await?;
+    let row = c.query_first(sql).await?;
     let _ = c.disconnect().await;
-    Ok(v.unwrap_or_default())
+    Ok(row)
 }
 
 /// PINGs Redis and returns its version.
 pub async fn redis_version(url: &str) -> Result<String> {
+    let info = redis_info_server(url).await?;
+    Ok(info_field(&info, "redis_version").unwrap_or_else(|| "?".into()))
+}
+
+/// Redis's `INFO server` text (2 s timeouts).
+pub async fn redis_info_server(url: &str) -> Result<String> {
     let client = redis::Client::open(url)?;
     let cfg = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
@@ -297,13 +312,14 @@ pub async fn redis_version(url: &str) -> Result<String> {
     let mut c = client
         .get_multiplexed_async_connection_with_config(&cfg)
         .await?;
-    let info: String = redis::cmd("INFO").arg("server").query_async(&mut c).await?;
-    Ok(info
-        .lines()
-        .find_map(|l| l.strip_prefix("redis_version:"))
-        .unwrap_or("?")
-        .trim()
-        .to_string())
+    Ok(redis::cmd("INFO").arg("server").query_async(&mut c).await?)
+}
+
+/// The value of `name:` in Redis INFO text.
+pub fn info_field(info: &str, name: &str) -> Option<String> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(|v| v.trim().to_string())
 }
 
 /// Asks a Toxiproxy REST API (`http://host:port`) for `GET /version` and returns the version.

@@ -52,6 +52,33 @@ fn ops(evs: &[Value]) -> Vec<(String, u64, u64, String, Option<String>)> {
     out
 }
 
+/// A one-strategy run with one scheduled fault (id `0-0`): its history and the fault's window.
+struct FaultRun {
+    inv: Invocation,
+    evs: Vec<Value>,
+    start: u64,
+    stop: u64,
+}
+
+/// Runs `toml` quietly, checks that it succeeded and left a complete history for `strategy`.
+fn fault_run(toml: &str, strategy: &str) -> FaultRun {
+    let inv = run_workload(toml, &["-q"]);
+    assert_eq!(inv.code, 0, "{}\n{}", inv.stdout, inv.stderr);
+    let dir = inv.strategy_dir(strategy);
+    assert_complete_history(&dir);
+    let evs = events(&dir);
+    let (start, stop) = fault_window(&evs, "0-0");
+    FaultRun {
+        inv,
+        evs,
+        start,
+        stop,
+    }
+}
+
+/// A step in flight when a fault starts or heals may land either way: 20 ms margins.
+const EDGE: u64 = 20_000_000;
+
 fn median(mut v: Vec<u64>) -> u64 {
     assert!(!v.is_empty());
     v.sort_unstable();
@@ -60,7 +87,7 @@ fn median(mut v: Vec<u64>) -> u64 {
 
 #[test]
 fn redis_kill_empties_the_cache_and_the_run_stays_whole() {
-    let inv = run_workload(
+    let FaultRun { inv, evs, stop, .. } = fault_run(
         r#"
 name = "redis-kill"
 keys = 4
@@ -76,13 +103,8 @@ service = "redis"
 at_s = 1.0
 duration_s = 0.5
 "#,
-        &["-q"],
+        "db-then-delete",
     );
-    assert_eq!(inv.code, 0, "{}", inv.stderr);
-    let dir = inv.strategy_dir("db-then-delete");
-    assert_complete_history(&dir);
-    let evs = events(&dir);
-    let (_, stop) = fault_window(&evs, "0-0");
     let ops = ops(&evs);
     assert!(ops
         .iter()
@@ -98,7 +120,9 @@ duration_s = 0.5
 
 #[test]
 fn database_kill_gives_fail_or_info_then_recovery() {
-    let inv = run_workload(
+    let FaultRun {
+        evs, start, stop, ..
+    } = fault_run(
         r#"
 name = "db-kill"
 keys = 4
@@ -117,13 +141,8 @@ duration_s = 1.0
 [strategy.db-only]
 expect = ["impossible_reads == 0", "lost_writes == 0", "dirty_reads == 0"]
 "#,
-        &["-q"],
+        "db-only",
     );
-    assert_eq!(inv.code, 0, "{}\n{}", inv.stdout, inv.stderr);
-    let dir = inv.strategy_dir("db-only");
-    assert_complete_history(&dir);
-    let evs = events(&dir);
-    let (start, stop) = fault_window(&evs, "0-0");
     let ops = ops(&evs);
     let broken = ops
         .iter()
@@ -139,7 +158,9 @@ expect = ["impossible_reads == 0", "lost_writes == 0", "dirty_reads == 0"]
 
 #[test]
 fn injected_delete_failures_only_inside_their_interval() {
-    let inv = run_workload(
+    let FaultRun {
+        evs, start, stop, ..
+    } = fault_run(
         r#"
 name = "del-fail"
 keys = 4
@@ -156,12 +177,8 @@ probability = 1.0
 at_s = 1.0
 duration_s = 1.0
 "#,
-        &["-q"],
+        "db-then-delete",
     );
-    assert_eq!(inv.code, 0, "{}", inv.stderr);
-    let dir = inv.strategy_dir("db-then-delete");
-    let evs = events(&dir);
-    let (start, stop) = fault_window(&evs, "0-0");
     let dels: Vec<(u64, String)> = evs
         .iter()
         .filter(|e| e["f"] == "cache-del")
@@ -172,15 +189,13 @@ duration_s = 1.0
             )
         })
         .collect();
-    // A delete in flight when the fault starts or heals may land either way: 20 ms margins.
-    let edge = 20_000_000;
     let inside: Vec<_> = dels
         .iter()
-        .filter(|d| d.0 > start + edge && d.0 + edge < stop)
+        .filter(|d| d.0 > start + EDGE && d.0 + EDGE < stop)
         .collect();
     let outside: Vec<_> = dels
         .iter()
-        .filter(|d| d.0 + edge < start || d.0 > stop + edge)
+        .filter(|d| d.0 + EDGE < start || d.0 > stop + EDGE)
         .collect();
     assert!(!inside.is_empty() && !outside.is_empty());
     assert!(
@@ -195,7 +210,9 @@ duration_s = 1.0
 
 #[test]
 fn pause_of_redis_delays_but_loses_nothing() {
-    let inv = run_workload(
+    let FaultRun {
+        evs, start, stop, ..
+    } = fault_run(
         r#"
 name = "pause"
 keys = 4
@@ -211,13 +228,8 @@ service = "redis"
 at_s = 1.0
 duration_s = 1.0
 "#,
-        &["-q"],
+        "db-then-delete",
     );
-    assert_eq!(inv.code, 0, "{}", inv.stderr);
-    let dir = inv.strategy_dir("db-then-delete");
-    assert_complete_history(&dir);
-    let evs = events(&dir);
-    let (start, stop) = fault_window(&evs, "0-0");
     // While Redis is stopped, cache steps time out or fail.
     let bad_steps = evs
         .iter()
@@ -238,7 +250,9 @@ duration_s = 1.0
 
 #[test]
 fn latency_toxic_slows_the_role_it_is_on() {
-    let inv = run_workload(
+    let FaultRun {
+        evs, start, stop, ..
+    } = fault_run(
         r#"
 name = "latency"
 keys = 8
@@ -253,24 +267,18 @@ latency_ms = 50
 at_s = 1.5
 duration_s = 1.5
 "#,
-        &["-q"],
+        "db-only",
     );
-    assert_eq!(inv.code, 0, "{}", inv.stderr);
-    let dir = inv.strategy_dir("db-only");
-    assert_complete_history(&dir);
-    let evs = events(&dir);
-    let (start, stop) = fault_window(&evs, "0-0");
     let ops = ops(&evs);
-    let edge = 20_000_000;
     let lat = |inside: bool| {
         median(
             ops.iter()
                 .filter(|o| o.3 == "ok")
                 .filter(|o| {
                     if inside {
-                        o.1 > start + edge && o.2 < stop
+                        o.1 > start + EDGE && o.2 < stop
                     } else {
-                        o.2 < start || o.1 > stop + edge
+                        o.2 < start || o.1 > stop + EDGE
                     }
                 })
                 .map(|o| o.2 - o.1)
@@ -292,7 +300,9 @@ duration_s = 1.5
 
 #[test]
 fn reset_peer_makes_deletes_fail_only_inside_the_interval() {
-    let inv = run_workload(
+    let FaultRun {
+        evs, start, stop, ..
+    } = fault_run(
         r#"
 name = "reset-peer"
 keys = 4
@@ -306,27 +316,21 @@ mode = "reset_peer"
 at_s = 1.0
 duration_s = 1.0
 "#,
-        &["-q"],
+        "db-then-delete",
     );
-    assert_eq!(inv.code, 0, "{}", inv.stderr);
-    let dir = inv.strategy_dir("db-then-delete");
-    assert_complete_history(&dir);
-    let evs = events(&dir);
-    let (start, stop) = fault_window(&evs, "0-0");
     let dels: Vec<(u64, bool)> = evs
         .iter()
         .filter(|e| e["f"] == "cache-del")
         .map(|e| (e["time"].as_u64().unwrap(), e["type"] == "ok"))
         .collect();
     // Allow a few ms at the edges for the toxic to be added and removed.
-    let edge = 20_000_000;
     let inside: Vec<_> = dels
         .iter()
-        .filter(|d| d.0 > start + edge && d.0 < stop)
+        .filter(|d| d.0 > start + EDGE && d.0 < stop)
         .collect();
     let outside: Vec<_> = dels
         .iter()
-        .filter(|d| d.0 + edge < start || d.0 > stop + edge)
+        .filter(|d| d.0 + EDGE < start || d.0 > stop + EDGE)
         .collect();
     assert!(!inside.is_empty() && !outside.is_empty());
     let failed_inside = inside.iter().filter(|d| !d.1).count();
@@ -347,7 +351,9 @@ duration_s = 1.0
 
 #[test]
 fn partition_of_the_cache_read_role_cuts_cache_reads_only() {
-    let inv = run_workload(
+    let FaultRun {
+        evs, start, stop, ..
+    } = fault_run(
         r#"
 name = "partition"
 keys = 4
@@ -361,18 +367,12 @@ role = "cache-read"
 at_s = 1.0
 duration_s = 1.0
 "#,
-        &["-q"],
+        "db-then-delete",
     );
-    assert_eq!(inv.code, 0, "{}", inv.stderr);
-    let dir = inv.strategy_dir("db-then-delete");
-    assert_complete_history(&dir);
-    let evs = events(&dir);
-    let (start, stop) = fault_window(&evs, "0-0");
     let ops = ops(&evs);
-    let edge = 20_000_000;
     let inside: Vec<_> = ops
         .iter()
-        .filter(|o| o.0 == "read" && o.3 == "ok" && o.1 > start + edge && o.2 < stop)
+        .filter(|o| o.0 == "read" && o.3 == "ok" && o.1 > start + EDGE && o.2 < stop)
         .collect();
     assert!(!inside.is_empty());
     assert!(
@@ -381,7 +381,7 @@ duration_s = 1.0
     );
     assert!(
         ops.iter()
-            .any(|o| o.1 > stop + edge && o.4.as_deref() == Some("cache")),
+            .any(|o| o.1 > stop + EDGE && o.4.as_deref() == Some("cache")),
         "no cache hit after healing"
     );
 }
