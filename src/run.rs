@@ -564,6 +564,7 @@ fn create_run_dir(out: &Path, name: &str) -> Result<PathBuf> {
         )
     })?;
     let _ = std::fs::remove_file(&probe);
+    check_free_space(out)?;
     let safe: String = name
         .chars()
         .map(|c| {
@@ -589,6 +590,32 @@ fn create_run_dir(out: &Path, name: &str) -> Result<PathBuf> {
         }
     }
     anyhow::bail!("cannot find a free run directory name in {}", out.display())
+}
+
+/// Below this much free space in the output directory a run refuses to start: the history of a
+/// busy strategy grows by a few MB/s, and a full disk mid-run would end in a torn history.
+/// `CACHECHECK_MIN_FREE_MB` overrides it.
+const MIN_FREE_MB: u64 = 256;
+
+fn check_free_space(out: &Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let need = std::env::var("CACHECHECK_MIN_FREE_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(MIN_FREE_MB);
+    let path = std::ffi::CString::new(out.as_os_str().as_bytes())?;
+    // SAFETY: statvfs fills the struct it is given; the path is a valid C string.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+        return Ok(()); // no figure: let the writes say what is wrong
+    }
+    let free_mb = (st.f_bavail as u64).saturating_mul(st.f_frsize as u64) / (1024 * 1024);
+    anyhow::ensure!(
+        free_mb >= need,
+        "only {free_mb} MB free in the output directory {} (fix: free some space, or --out DIR on a disk with at least {need} MB free)",
+        out.display()
+    );
+    Ok(())
 }
 
 /// Points `out/latest` at the newest run (best effort).

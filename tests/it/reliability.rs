@@ -97,6 +97,23 @@ fn entries(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Every file of a directory (not recursive) with its bytes, sorted by name.
+fn snapshot(d: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 #[test]
 fn kill_9_leaves_a_checkable_history_and_the_next_run_cleans_up() {
     let mut s = spawn_run(WORKLOAD);
@@ -123,6 +140,7 @@ fn kill_9_leaves_a_checkable_history_and_the_next_run_cleans_up() {
     );
 
     // The history reads to its last complete line, and check gives figures.
+    let before = snapshot(&dir);
     let (code, out, err) = cachecheck(&["check", dir.to_str().unwrap(), "--json"], None);
     assert!(
         code == 0 || code == 1,
@@ -136,6 +154,11 @@ fn kill_9_leaves_a_checkable_history_and_the_next_run_cleans_up() {
         "{}",
         v["warnings"]
     );
+    // Neither check nor compare changes what they read.
+    // (A killed run has no summary.json: compare names it, exit 2, or compares what it has.)
+    let (code, _, err) = cachecheck(&["compare", dir.to_str().unwrap()], None);
+    assert!(code == 0 || code == 2, "compare of a killed run: {err}");
+    assert_eq!(before, snapshot(&dir), "check or compare changed its input");
 
     // The next run removes the leftovers and says so.
     let o = Command::new(bin())
@@ -244,26 +267,35 @@ fn unwritable_output_is_an_error_before_any_server_starts() {
 }
 
 #[test]
+fn a_disk_without_room_is_an_error_before_any_server_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wl = tmp.path().join("w.toml");
+    std::fs::write(&wl, WORKLOAD).unwrap();
+    let servers_tmp = tmp.path().join("servers");
+    std::fs::create_dir(&servers_tmp).unwrap();
+    let out = tmp.path().join("results");
+    // More free space than any disk has: the disk counts as full.
+    let o = Command::new(bin())
+        .args(["run", wl.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .env("TMPDIR", &servers_tmp)
+        .env("CACHECHECK_MIN_FREE_MB", "1000000000000")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("MB free in the output directory"), "{err}");
+    assert!(entries(&servers_tmp).is_empty(), "a server was started");
+    assert!(entries(&out).is_empty(), "a run directory was created");
+}
+
+#[test]
 fn a_run_never_writes_into_an_earlier_run() {
     let wl = "name = \"twice\"\nkeys = 2\nclients = 2\nduration_s = 0.3\nstrategies = [\"db-only\"]\n[infra]\ndirect = true\n";
     let first = run_workload(wl, &["-q"]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     let first_dir = first.run_dir.clone().unwrap();
-    let snapshot = |d: &Path| -> Vec<(String, Vec<u8>)> {
-        let mut v: Vec<_> = std::fs::read_dir(d.join("db-only"))
-            .unwrap()
-            .flatten()
-            .map(|e| {
-                (
-                    e.file_name().to_string_lossy().into_owned(),
-                    std::fs::read(e.path()).unwrap(),
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    };
-    let before = snapshot(&first_dir);
+    let before = snapshot(&first_dir.join("db-only"));
     // Same output directory, same second: a new run directory, the old one untouched.
     let out = first_dir.parent().unwrap();
     let wl_path = first.tmp.path().join("workload.toml");
@@ -284,7 +316,7 @@ fn a_run_never_writes_into_an_earlier_run() {
     assert_eq!(runs.len(), 3, "{runs:?}");
     assert_eq!(
         before,
-        snapshot(&first_dir),
+        snapshot(&first_dir.join("db-only")),
         "an earlier run's files changed"
     );
 }
