@@ -42,7 +42,9 @@ pub fn timeline(dir: &Path, every_s: f64) -> Result<Vec<Bucket>> {
             });
         }
     };
+    let mut last_ns = 0u64;
     for_each_event(&path, |_, ev| {
+        last_ns = last_ns.max(ev.time);
         let i = (ev.time / step) as usize;
         grow(&mut buckets, i);
         let b = &mut buckets[i];
@@ -62,13 +64,17 @@ pub fn timeline(dir: &Path, every_s: f64) -> Result<Vec<Bucket>> {
         }
         Ok(())
     })?;
-    // Resource samples and faults carry `detail`: read those few lines in full.
-    let text = std::fs::read_to_string(&path)?;
-    for line in text
-        .lines()
-        .filter(|l| l.contains("\"resources\"") || l.contains("\"fault\""))
-    {
-        let Ok(ev) = serde_json::from_str::<crate::history::Event>(line) else {
+    // Resource samples and faults carry `detail`: read those few lines in full (streaming: a
+    // soak's history is gigabytes).
+    use std::io::BufRead;
+    let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&path)?);
+    for line in reader.split(b'\n') {
+        let line = line?;
+        let line = String::from_utf8_lossy(&line);
+        if !(line.contains("\"resources\"") || line.contains("\"fault\"")) {
+            continue;
+        }
+        let Ok(ev) = serde_json::from_str::<crate::history::Event>(&line) else {
             continue;
         };
         let i = (ev.time / step) as usize;
@@ -83,8 +89,23 @@ pub fn timeline(dir: &Path, every_s: f64) -> Result<Vec<Bucket>> {
             _ => {}
         }
     }
-    for b in &mut buckets {
-        b.ops_per_s /= every_s;
+    // The last interval ends with the history: its rate is over the time it covers, and a
+    // sliver under a tenth of an interval (the final reads) is no interval worth a row.
+    let n = buckets.len();
+    for (i, b) in buckets.iter_mut().enumerate() {
+        let covered = if i + 1 == n {
+            (last_ns as f64 / 1e9 - b.t_s).clamp(0.0, every_s)
+        } else {
+            every_s
+        };
+        b.ops_per_s = if covered > 0.0 {
+            b.ops_per_s / covered
+        } else {
+            0.0
+        };
+    }
+    if n > 1 && last_ns as f64 / 1e9 - buckets[n - 1].t_s < every_s / 10.0 {
+        buckets.pop();
     }
     Ok(buckets)
 }
@@ -94,16 +115,19 @@ pub fn render(buckets: &[Bucket]) -> String {
     let mut out =
         String::from("     t_s     ops/s   fail   info   rss_MiB   fds  faults started\n");
     for b in buckets {
+        // No resource sample in the interval: no figure rather than a zero.
+        let (rss, fds) = if b.rss_kb == 0 {
+            ("-".to_string(), "-".to_string())
+        } else {
+            (
+                format!("{:.1}", b.rss_kb as f64 / 1024.0),
+                b.fds.to_string(),
+            )
+        };
         let _ = writeln!(
             out,
-            "{:>8.1}  {:>8.0}  {:>5}  {:>5}  {:>8.1}  {:>4}  {:>6}",
-            b.t_s,
-            b.ops_per_s,
-            b.fail,
-            b.info,
-            b.rss_kb as f64 / 1024.0,
-            b.fds,
-            b.faults
+            "{:>8.1}  {:>8.0}  {:>5}  {:>5}  {:>8}  {:>4}  {:>6}",
+            b.t_s, b.ops_per_s, b.fail, b.info, rss, fds, b.faults
         );
     }
     out
@@ -130,4 +154,82 @@ pub fn run(dir: &Path, every_s: f64, json: bool) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&all)?);
     }
     Ok(crate::cli::EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::files::write_jsonl;
+    use crate::history::Event;
+
+    fn ev(t_ms: u64, process: i64, kind: EventType, f: &str, detail: Option<&str>) -> Event {
+        Event {
+            time: t_ms * 1_000_000,
+            process,
+            kind,
+            f: f.into(),
+            key: Some(0),
+            value: None,
+            source: None,
+            error: None,
+            detail: detail.map(|d| serde_json::from_str(d).unwrap()),
+        }
+    }
+
+    #[test]
+    fn buckets_count_rates_samples_faults_and_trim_the_last_sliver() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = Vec::new();
+        // Interval 0: 4 reads, one of them failed; a sample; a fault starts.
+        for i in 0..4 {
+            h.push(ev(i * 100, 0, EventType::Invoke, "read", None));
+            let kind = if i == 3 {
+                EventType::Fail
+            } else {
+                EventType::Ok
+            };
+            h.push(ev(i * 100 + 50, 0, kind, "read", None));
+        }
+        h.push(ev(
+            500,
+            -2,
+            EventType::Info,
+            "resources",
+            Some(r#"{"rss_kb": 2048, "fds": 9}"#),
+        ));
+        h.push(ev(
+            600,
+            -1,
+            EventType::Info,
+            "fault",
+            Some(r#"{"id": "0-0", "phase": "start"}"#),
+        ));
+        h.push(ev(
+            700,
+            -1,
+            EventType::Info,
+            "fault",
+            Some(r#"{"id": "0-0", "phase": "stop"}"#),
+        ));
+        // Interval 1: 2 writes (one info), the history ends at 1.5 s: a half interval.
+        h.push(ev(1000, 1, EventType::Invoke, "write", None));
+        h.push(ev(1100, 1, EventType::Ok, "write", None));
+        h.push(ev(1200, 1, EventType::Invoke, "write", None));
+        h.push(ev(1500, 1, EventType::Info, "write", None));
+        write_jsonl(&dir.path().join(HISTORY_FILE), &h).unwrap();
+
+        let b = timeline(dir.path(), 1.0).unwrap();
+        assert_eq!(b.len(), 2, "{b:?}");
+        assert_eq!((b[0].ops_per_s, b[0].fail, b[0].info), (4.0, 1, 0));
+        assert_eq!((b[0].rss_kb, b[0].fds, b[0].faults), (2048, 9, 1));
+        // 2 completions over the 0.5 s the last interval covers.
+        assert_eq!((b[1].ops_per_s, b[1].fail, b[1].info), (4.0, 0, 1));
+        let text = render(&b);
+        assert!(text.lines().nth(2).unwrap().contains(" - "), "{text}");
+
+        // A last interval under a tenth of the step is dropped, not shown as a rate over nothing.
+        let b = timeline(dir.path(), 0.75).unwrap();
+        assert_eq!(b.len(), 2, "{b:?}");
+        assert!(timeline(dir.path(), 0.0).is_err());
+    }
 }

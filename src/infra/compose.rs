@@ -275,3 +275,60 @@ async fn run_env(
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// Whether `pid` is a running cachecheck process.
+fn cachecheck_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim() == "cachecheck")
+        .unwrap_or(false)
+}
+
+fn docker_words(args: &[&str]) -> Vec<String> {
+    std::process::Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Removes the containers and networks of cachecheck stacks whose harness died (`kill -9`):
+/// those labelled with an owner pid that no longer runs cachecheck and not kept with `--keep`.
+/// Returns the removed project names.
+pub fn remove_dead_projects() -> Vec<String> {
+    let listed = docker_words(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=cachecheck.owner-pid",
+        "--format",
+        "{{.Label \"com.docker.compose.project\"}} {{.Label \"cachecheck.owner-pid\"}} {{.Label \"cachecheck.keep\"}}",
+    ]);
+    let mut dead: Vec<String> = listed
+        .chunks(3)
+        .filter(|c| c.len() == 3 && c[2] != "1")
+        .filter(|c| c[1].parse().is_ok_and(|pid| !cachecheck_alive(pid)))
+        .map(|c| c[0].clone())
+        .collect();
+    dead.sort();
+    dead.dedup();
+    for name in &dead {
+        let filter = format!("label=com.docker.compose.project={name}");
+        let ids = docker_words(&["ps", "-aq", "--filter", &filter]);
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f", "-v"];
+            args.extend(ids.iter().map(String::as_str));
+            docker_words(&args);
+        }
+        for net in docker_words(&["network", "ls", "-q", "--filter", &filter]) {
+            docker_words(&["network", "rm", &net]);
+        }
+    }
+    dead
+}

@@ -70,6 +70,9 @@ impl DockerInfra {
     /// Starts the project and waits until every service answers from the host.
     pub async fn start(cfg: &InfraConfig, run_dir: &Path) -> Result<DockerInfra> {
         let tool = ComposeTool::detect().await?;
+        for name in tokio::task::spawn_blocking(super::compose::remove_dead_projects).await? {
+            eprintln!("cachecheck: removed the containers of a run that died: project {name}");
+        }
         let images = choose_images(cfg).await?;
         // The published ports are chosen free and bound a moment later by Docker; another
         // process can take one in between. Such a start is tried again on new ports.
@@ -113,6 +116,11 @@ impl DockerInfra {
             ("CACHECHECK_DB_PORT".into(), ports[0].to_string()),
             ("CACHECHECK_REDIS_PORT".into(), ports[1].to_string()),
             ("CACHECHECK_PROXY_API_PORT".into(), ports[2].to_string()),
+            (
+                "CACHECHECK_OWNER_PID".into(),
+                std::process::id().to_string(),
+            ),
+            ("CACHECHECK_KEEP".into(), u8::from(cfg.keep).to_string()),
         ];
         for (i, p) in ports[3..].iter().enumerate() {
             vars.push((format!("CACHECHECK_PROXY_PORT_{i}"), p.to_string()));

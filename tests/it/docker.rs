@@ -524,3 +524,33 @@ fn docker_missing_image_is_one_line_naming_the_fix() {
         "{stderr}"
     );
 }
+
+#[test]
+fn docker_kill_9_leaves_a_stack_the_next_run_removes() {
+    let Some((setup, _turn)) = setup() else {
+        return;
+    };
+    let toml = CONTROL.replace("duration_s = 2.0", "duration_s = 30.0");
+    let mut run = spawn_run(setup, &toml, &["-q"]);
+    let prefix = run.prefix();
+    run.wait_for_history("db-only", 50);
+    // SAFETY: kill(2) on our own child. SIGKILL: no cleanup code of the harness runs.
+    unsafe { libc::kill(run.child.id() as i32, libc::SIGKILL) };
+    run.child.wait().unwrap();
+    let _cleanup = RemoveOnDrop(prefix.clone());
+    let left = docker_lines(&["ps", "-aq", "--filter", &format!("name={prefix}")]);
+    assert!(
+        !left.is_empty(),
+        "the dead run's containers are there to clean up"
+    );
+
+    let (inv, _) = spawn_run(setup, CONTROL, &["-q", "--duration", "0.3"]).wait();
+    assert_eq!(inv.code, 0, "stderr: {}", inv.stderr);
+    assert!(
+        inv.stderr
+            .contains("removed the containers of a run that died"),
+        "{}",
+        inv.stderr
+    );
+    assert_no_leftovers(&prefix);
+}
