@@ -50,6 +50,35 @@ pub enum Command {
     TuneDelay(TuneArgs),
     /// Serve Toxiproxy's REST API and proxies (the built-in fault proxy).
     ProxyServer(ProxyServerArgs),
+    /// Measure the checker (synthetic history) or the harness (recording on/off, redis-benchmark).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Generate a history of N operations with known anomalies, check it from the files,
+    /// assert the counts, report events/s, wall time and peak memory per operation.
+    Checker(BenchCheckerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchCheckerArgs {
+    /// Client operations in the synthetic history.
+    #[arg(long, value_name = "N")]
+    pub ops: u64,
+    /// Keys (default: 100000, at most N).
+    #[arg(long, value_name = "K")]
+    pub keys: Option<u64>,
+    /// Seed of the generator.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Write the run directory here and keep it (default: a temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -237,6 +266,15 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::ProxyServer(a) => {
             crate::proxy_server::run_cli(a.listen)?;
             Ok(EXIT_OK)
+        }
+        Command::Bench(BenchCommand::Checker(a)) => {
+            crate::bench::checker::run(&crate::bench::checker::CheckerBench {
+                ops: a.ops,
+                keys: a.keys,
+                seed: a.seed,
+                dir: a.dir,
+                json: a.json,
+            })
         }
         Command::Strategies => {
             for r in crate::strategy::REGISTRY {

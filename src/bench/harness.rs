@@ -1,0 +1,1 @@
+//! `cachecheck bench harness WORKLOAD` (work in progress).
