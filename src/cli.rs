@@ -60,6 +60,24 @@ pub enum BenchCommand {
     /// Generate a history of N operations with known anomalies, check it from the files,
     /// assert the counts, report events/s, wall time and peak memory per operation.
     Checker(BenchCheckerArgs),
+    /// Run a read-heavy workload with history recording on and off, and redis-benchmark GET
+    /// against the same Redis: throughputs and ratios.
+    Harness(BenchHarnessArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchHarnessArgs {
+    /// The workload file (TOML), e.g. workloads/bench.toml (its first strategy is run).
+    pub workload: PathBuf,
+    /// Seconds per run (overrides the workload's).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Requests of redis-benchmark.
+    #[arg(long, value_name = "N", default_value_t = 200_000)]
+    pub requests: u64,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -276,6 +294,14 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 json: a.json,
             })
         }
+        Command::Bench(BenchCommand::Harness(a)) => {
+            crate::bench::harness::run(&crate::bench::harness::HarnessBench {
+                workload: a.workload,
+                duration_s: a.duration,
+                requests: a.requests,
+                json: a.json,
+            })
+        }
         Command::Strategies => {
             for r in crate::strategy::REGISTRY {
                 println!("{:<22} {}", r.name, r.about);
@@ -334,6 +360,7 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
         redis_url: a.redis_url,
         toxiproxy_url: a.toxiproxy_url,
         quiet: a.quiet,
+        no_history: false,
     };
     // Validate everything before any server starts.
     run::resolve(&opts)?;
