@@ -50,6 +50,53 @@ pub enum Command {
     TuneDelay(TuneArgs),
     /// Serve Toxiproxy's REST API and proxies (the built-in fault proxy).
     ProxyServer(ProxyServerArgs),
+    /// Measure the checker (synthetic history) or the harness (recording on/off, redis-benchmark).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Generate a history of N operations with known anomalies, check it from the files,
+    /// assert the counts, report events/s, wall time and peak memory per operation.
+    Checker(BenchCheckerArgs),
+    /// Run a read-heavy workload with history recording on and off, and redis-benchmark GET
+    /// against the same Redis: throughputs and ratios.
+    Harness(BenchHarnessArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchHarnessArgs {
+    /// The workload file (TOML), e.g. workloads/bench.toml (its first strategy is run).
+    pub workload: PathBuf,
+    /// Seconds per run (overrides the workload's).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Requests of redis-benchmark.
+    #[arg(long, value_name = "N", default_value_t = 200_000)]
+    pub requests: u64,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchCheckerArgs {
+    /// Client operations in the synthetic history.
+    #[arg(long, value_name = "N")]
+    pub ops: u64,
+    /// Keys (default: 100000, at most N).
+    #[arg(long, value_name = "K")]
+    pub keys: Option<u64>,
+    /// Seed of the generator.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Write the run directory here and keep it (default: a temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -238,6 +285,23 @@ fn dispatch(cli: Cli) -> Result<u8> {
             crate::proxy_server::run_cli(a.listen)?;
             Ok(EXIT_OK)
         }
+        Command::Bench(BenchCommand::Checker(a)) => {
+            crate::bench::checker::run(&crate::bench::checker::CheckerBench {
+                ops: a.ops,
+                keys: a.keys,
+                seed: a.seed,
+                dir: a.dir,
+                json: a.json,
+            })
+        }
+        Command::Bench(BenchCommand::Harness(a)) => {
+            crate::bench::harness::run(&crate::bench::harness::HarnessBench {
+                workload: a.workload,
+                duration_s: a.duration,
+                requests: a.requests,
+                json: a.json,
+            })
+        }
         Command::Strategies => {
             for r in crate::strategy::REGISTRY {
                 println!("{:<22} {}", r.name, r.about);
@@ -296,6 +360,7 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
         redis_url: a.redis_url,
         toxiproxy_url: a.toxiproxy_url,
         quiet: a.quiet,
+        no_history: false,
     };
     // Validate everything before any server starts.
     run::resolve(&opts)?;

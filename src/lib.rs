@@ -27,7 +27,9 @@
 //! * [`compare`]: `cachecheck compare`, strategies side by side from summary.json files.
 //! * [`report`]: `cachecheck report`, one self-contained HTML page with SVG charts and timelines.
 //! * [`tune`]: `cachecheck tune-delay`, measure the fill window, recommend a delay, sweep.
+//! * [`bench`]: `cachecheck bench checker|harness`, performance of the checker and the harness.
 //! * [`cli`]: argument parsing and exit codes (0 ok, 1 expectation failed, 2 error).
+pub mod bench;
 pub mod cdc;
 pub mod check_cmd;
 pub mod checker;

@@ -47,17 +47,35 @@ pub struct RunOptions {
     pub toxiproxy_url: Option<String>,
     /// Only the final table: no per-strategy lines, no progress bars.
     pub quiet: bool,
+    /// Do not record the history (clients do the same work; nothing is checked): for
+    /// measuring what recording costs (`bench harness`).
+    pub no_history: bool,
+}
+
+/// What the clients did, counted by the recorder whether or not it wrote the history.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientCounts {
+    /// Completed client operations.
+    pub ops: u64,
+    /// `ok` reads served by the cache.
+    pub read_hits: u64,
+    /// From the clients' start to the last client's end.
+    pub seconds: f64,
 }
 
 /// Decides which strategy runs come next once every planned one has run, from the summaries
 /// so far and the run directory (`tune-delay` plans its sweep from its measurement); an empty
 /// list ends the run.
-pub type Plan<'a> = dyn FnMut(&Workload, &[Summary], &Path) -> Result<Vec<StrategyRun>> + 'a;
+/// It also sees the servers' endpoints (`bench harness` measures Redis beside the harness).
+pub type Plan<'a> =
+    dyn FnMut(&Workload, &[Summary], &Path, &Endpoints) -> Result<Vec<StrategyRun>> + 'a;
 
 /// What a run produced.
 pub struct RunOutcome {
     pub run_dir: PathBuf,
     pub summaries: Vec<Summary>,
+    /// Per summary, what its clients did.
+    pub clients: Vec<ClientCounts>,
     pub interrupted: bool,
 }
 
@@ -143,7 +161,7 @@ pub fn resolve(opts: &RunOptions) -> Result<Workload> {
 /// Runs every strategy of the workload; see the module doc.
 pub async fn run(opts: &RunOptions, shutdown: CancellationToken) -> Result<RunOutcome> {
     let w = resolve(opts)?;
-    run_planned(w, opts, shutdown, &mut |_, _, _| Ok(Vec::new())).await
+    run_planned(w, opts, shutdown, &mut |_, _, _, _| Ok(Vec::new())).await
 }
 
 /// Runs the strategies of `w` (already resolved), then those `plan` adds, on one set of servers.
@@ -201,7 +219,7 @@ pub async fn run_planned(
         run_dir: &run_dir,
         shutdown: &shutdown,
     };
-    let result = run_strategies(&ctx, &progress, plan).await;
+    let result = run_strategies(&ctx, &progress, plan, opts.no_history).await;
     if let Some(p) = proxy {
         let _ = tokio::task::spawn_blocking(move || {
             let _ = p.reset();
@@ -219,12 +237,13 @@ pub async fn run_planned(
         }
         Err(_) => tracing::warn!("stack still in use at the end of the run"),
     }
-    let summaries = result?;
+    let (summaries, clients) = result?.into_iter().unzip();
     update_latest(&opts.out, &run_dir);
     Ok(RunOutcome {
         run_dir,
         interrupted: shutdown.is_cancelled(),
         summaries,
+        clients,
     })
 }
 
@@ -302,19 +321,22 @@ async fn run_strategies(
     cx: &RunCtx<'_>,
     progress: &Progress,
     plan: &mut Plan<'_>,
-) -> Result<Vec<Summary>> {
-    let mut out = Vec::new();
+    no_history: bool,
+) -> Result<Vec<(Summary, ClientCounts)>> {
+    let mut out: Vec<Summary> = Vec::new();
+    let mut counts = Vec::new();
     let mut queue: std::collections::VecDeque<StrategyRun> =
         cx.w.strategies.iter().cloned().collect();
     while !cx.shutdown.is_cancelled() {
         if queue.is_empty() {
-            queue.extend(plan(cx.w, &out, cx.run_dir)?);
+            queue.extend(plan(cx.w, &out, cx.run_dir, cx.ep)?);
         }
         let Some(s) = queue.pop_front() else { break };
-        let summary = run_strategy(cx, &s, progress).await?;
+        let (summary, c) = run_strategy(cx, &s, progress, no_history).await?;
         out.push(summary);
+        counts.push(c);
     }
-    Ok(out)
+    Ok(out.into_iter().zip(counts).collect())
 }
 
 /// A database connection for the harness itself (never through a proxy), retried while the
@@ -344,7 +366,12 @@ fn phase(rec: &Recorder, name: &str) {
 }
 
 /// Runs one strategy on freshly loaded data and writes its directory.
-async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun, progress: &Progress) -> Result<Summary> {
+async fn run_strategy(
+    cx: &RunCtx<'_>,
+    s: &StrategyRun,
+    progress: &Progress,
+    no_history: bool,
+) -> Result<(Summary, ClientCounts)> {
     let (w, ep, shutdown) = (cx.w, cx.ep, cx.shutdown);
     let f = &w.file;
     let op_timeout = Duration::from_millis(f.op_timeout_ms);
@@ -379,7 +406,11 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun, progress: &Progress) -> 
         .collect();
     write_jsonl(&dir.join(PARTIAL_COMMITS_FILE), &initial)?;
     let clock = Clock::start();
-    let (rec, writer) = Recorder::to_file(&dir.join(HISTORY_FILE), clock)?;
+    let (rec, writer) = if no_history {
+        Recorder::disabled(clock)
+    } else {
+        Recorder::to_file(&dir.join(HISTORY_FILE), clock)?
+    };
     let env = Env {
         rec: rec.clone(),
         addrs: cx.addrs.clone(),
@@ -418,6 +449,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun, progress: &Progress) -> 
         },
         rec.clone(),
     );
+    let clients_start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for p in 0..f.clients as i64 {
         let conns = Conns::new(&cx.addrs, op_timeout)?;
@@ -435,6 +467,11 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun, progress: &Progress) -> 
     while let Some(r) = tasks.join_next().await {
         r.context("a client task panicked")?;
     }
+    let client_counts = ClientCounts {
+        ops: rec.ops_done(),
+        read_hits: rec.read_hits(),
+        seconds: clients_start.elapsed().as_secs_f64(),
+    };
 
     // Quiescence: writers stopped, every fault healed, queues drained; then settle.
     bar.stage("quiescence, then checking");
@@ -474,13 +511,20 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun, progress: &Progress) -> 
     std::fs::remove_file(dir.join(PARTIAL_COMMITS_FILE))?;
 
     // Check, and write the summary.
-    let report = checker::check_dir(
-        &dir,
-        &CheckOptions {
-            ttl_set: Some(ttl_ms > 0),
-            max_examples_per_kind: 20,
-        },
-    )?;
+    let report = if no_history {
+        checker::CheckReport {
+            warnings: vec!["the history was not recorded (no_history): nothing was checked".into()],
+            ..Default::default()
+        }
+    } else {
+        checker::check_dir(
+            &dir,
+            &CheckOptions {
+                ttl_set: Some(ttl_ms > 0),
+                max_examples_per_kind: 20,
+            },
+        )?
+    };
     let mut summary = Summary {
         schema_version: SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -510,7 +554,7 @@ async fn run_strategy(cx: &RunCtx<'_>, s: &StrategyRun, progress: &Progress) -> 
     summary.evaluate(&s.common.expect);
     summary.write(&dir)?;
     bar.finish(&summary);
-    Ok(summary)
+    Ok((summary, client_counts))
 }
 
 fn settings_json(w: &Workload, s: &StrategyRun, ttl_ms: u64) -> serde_json::Value {

@@ -288,7 +288,11 @@ pub async fn tune(o: &TuneOptions, shutdown: CancellationToken) -> Result<Tuning
     // The measurement, the recommendation and the sweep's delays, once measured.
     type Measured = (Fills, u64, Vec<(String, u64)>);
     let mut measured: Option<Measured> = None;
-    let mut plan = |w: &Workload, _: &[Summary], run_dir: &Path| -> Result<Vec<StrategyRun>> {
+    let mut plan = |w: &Workload,
+                    _: &[Summary],
+                    run_dir: &Path,
+                    _: &crate::infra::Endpoints|
+     -> Result<Vec<StrategyRun>> {
         if measured.is_some() {
             return Ok(Vec::new());
         }

@@ -17,6 +17,9 @@ use super::stats::OpStats;
 use super::truth::{position, KeyData, Keys, NO_ACK, NO_IDX, POS_NONE};
 use crate::history::{Commit, EventType, Source, F_FAULT, F_READ, F_WRITE};
 
+/// Operations per chunk of [`Builder`] (48 MiB).
+const CHUNK_OPS: usize = 1 << 20;
+
 /// `cmp_ns` of an operation that never completed.
 pub const NO_TIME: u64 = u64::MAX;
 
@@ -49,6 +52,8 @@ pub struct Op {
     pub outcome: Outcome,
     pub source: Option<Source>,
     has_value: bool,
+    /// The key's index in [`Keys`] (fits in what would be padding).
+    key_ix: u32,
 }
 
 impl Op {
@@ -160,6 +165,11 @@ struct Tallies {
 /// Builds a [`Run`] from the commits and then the events, one at a time, in file order.
 pub struct Builder {
     keys: Keys,
+    /// Operations in completion order, in fixed-size chunks; distributed to their keys in
+    /// [`Builder::finish`]. Appending here instead of to each key's vector keeps the per-event
+    /// path free of cache misses (a random key's vector end), lets each key's vector be
+    /// allocated at its exact size, and frees each chunk once distributed.
+    chunks: Vec<Vec<Op>>,
     proc_index: FastMap<i64, u32>,
     processes: Vec<i64>,
     procs: Vec<ProcState>,
@@ -176,6 +186,7 @@ impl Builder {
         let keys = Keys::from_commits(commits, &mut warnings);
         Builder {
             keys,
+            chunks: Vec::new(),
             proc_index: FastMap::default(),
             processes: Vec::new(),
             procs: Vec::new(),
@@ -197,14 +208,17 @@ impl Builder {
             Some(m) if ev.time < m => self.tallies.time_backwards.add(idx),
             _ => self.max_time = Some(ev.time),
         }
-        if ev.f == F_FAULT {
-            self.fault_events += 1;
-        }
-        let write = match ev.f {
-            F_WRITE => true,
-            F_READ => false,
-            _ => return Ok(()),
+        let write = match ev.f.as_bytes() {
+            b"write" => true,
+            b"read" => false,
+            f => {
+                if f == F_FAULT.as_bytes() {
+                    self.fault_events += 1;
+                }
+                return Ok(());
+            }
         };
+        debug_assert!(F_WRITE == "write" && F_READ == "read");
         if ev.process < 0 {
             return Ok(());
         }
@@ -307,8 +321,15 @@ impl Builder {
     ) {
         let Some(key) = p.key else { return };
         let ki = self.keys.key_index(key);
-        let kd = &mut self.keys.keys[ki as usize];
-        kd.ops.push(Op {
+        if self.chunks.last().is_none_or(|c| c.len() == c.capacity()) {
+            // Chunks double up to CHUNK_OPS, which is over glibc's largest mmap threshold
+            // (32 MiB), so that a freed big chunk goes back to the OS.
+            let so_far: usize = self.chunks.iter().map(Vec::len).sum();
+            self.chunks
+                .push(Vec::with_capacity(so_far.clamp(1024, CHUNK_OPS)));
+        }
+        let chunk = self.chunks.last_mut().expect("a chunk was just pushed");
+        chunk.push(Op {
             inv_ns: p.inv_ns,
             cmp_ns,
             value: value.unwrap_or(0),
@@ -320,7 +341,38 @@ impl Builder {
             outcome,
             source,
             has_value: value.is_some(),
+            key_ix: ki,
         });
+    }
+
+    /// Moves the operations from the chunks to their keys, in order, each key's vector
+    /// allocated at its exact size.
+    fn distribute(&mut self) {
+        let mut counts = vec![0u32; self.keys.keys.len()];
+        for op in self.chunks.iter().flatten() {
+            counts[op.key_ix as usize] += 1;
+        }
+        for (kd, &n) in self.keys.keys.iter_mut().zip(&counts) {
+            kd.ops.reserve_exact(n as usize);
+        }
+        drop(counts);
+        // Each push touches a random key: without help every op waits for two cache misses
+        // (the key's vector header, then its end). Prefetching both a few ops ahead lets the
+        // misses overlap.
+        const AHEAD: usize = 16;
+        let keys = &mut self.keys.keys;
+        for chunk in std::mem::take(&mut self.chunks) {
+            for (i, op) in chunk.iter().enumerate() {
+                if let Some(next) = chunk.get(i + AHEAD) {
+                    prefetch(&keys[next.key_ix as usize]);
+                }
+                if let Some(next) = chunk.get(i + AHEAD / 2) {
+                    let v = &keys[next.key_ix as usize].ops;
+                    prefetch(v.as_ptr().wrapping_add(v.len()));
+                }
+                keys[op.key_ix as usize].ops.push(*op);
+            }
+        }
     }
 
     /// Closes operations still in flight (as `info`) and reports what was odd.
@@ -331,6 +383,7 @@ impl Builder {
                 self.close_unfinished(pi as u32, p);
             }
         }
+        self.distribute();
         let mut warnings = std::mem::take(&mut self.warnings);
         if let Some(line) = torn_last_line {
             warnings.push(format!(
@@ -351,6 +404,18 @@ impl Builder {
             warnings,
         }
     }
+}
+
+/// Asks the CPU to bring the cache line at `p` in; never faults, whatever `p` is.
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it does not dereference or fault on any address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// Resolves a key's operations against its commits: the position of each `ok` read's and each

@@ -112,7 +112,13 @@ impl KeyData {
 pub struct Keys {
     pub keys: Vec<KeyData>,
     index: FastMap<i64, u32>,
+    /// `dense[k]`: the index of key `k` for small non-negative keys ([`NO_IDX`]: unknown), a
+    /// cache in front of `index` that spares the hot path a hash lookup.
+    dense: Vec<u32>,
 }
+
+/// Keys below this go in [`Keys`]'s dense table too (4 bytes each).
+const DENSE_MAX: usize = 1 << 22;
 
 /// Problems found in `commits.jsonl`, tallied so that each kind gives one warning.
 #[derive(Default)]
@@ -177,16 +183,36 @@ impl Keys {
     }
 
     /// The index of `key`, adding the key (with no commits) when it is new.
+    #[inline]
     pub fn key_index(&mut self, key: i64) -> u32 {
-        if let Some(&i) = self.index.get(&key) {
-            return i;
+        if let Some(&i) = usize::try_from(key).ok().and_then(|k| self.dense.get(k)) {
+            if i != NO_IDX {
+                return i;
+            }
         }
-        let i = self.keys.len() as u32;
-        self.keys.push(KeyData {
-            key,
-            ..KeyData::default()
-        });
-        self.index.insert(key, i);
+        self.key_index_slow(key)
+    }
+
+    fn key_index_slow(&mut self, key: i64) -> u32 {
+        let i = match self.index.get(&key) {
+            Some(&i) => i,
+            None => {
+                let i = self.keys.len() as u32;
+                self.keys.push(KeyData {
+                    key,
+                    ..KeyData::default()
+                });
+                self.index.insert(key, i);
+                i
+            }
+        };
+        if let Some(k) = usize::try_from(key).ok().filter(|&k| k < DENSE_MAX) {
+            if k >= self.dense.len() {
+                let len = (k + 1).max(self.dense.len() * 2).min(DENSE_MAX);
+                self.dense.resize(len, NO_IDX);
+            }
+            self.dense[k] = i;
+        }
         i
     }
 

@@ -5,7 +5,7 @@ use super::{Commit, EventType, FinalState, Source};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::fmt;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 pub const HISTORY_FILE: &str = "history.jsonl";
@@ -85,50 +85,96 @@ pub fn for_each_event<F>(path: &Path, mut f: F) -> Result<ReadStats, FileError>
 where
     F: FnMut(usize, EventRef<'_>) -> Result<(), String>,
 {
-    let file = std::fs::File::open(path)
+    let mut file = std::fs::File::open(path)
         .map_err(|e| FileError::new(path, 0, format!("cannot open: {e}")))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut line = Vec::with_capacity(256);
+    // Lines are parsed in place in a large block (no copy per line); a partial line at the end
+    // of a block moves to the front and the block is refilled behind it.
+    let mut buf = vec![0u8; 1 << 17];
+    let mut filled = 0usize;
     let mut stats = ReadStats::default();
     let mut idx = 0usize;
     loop {
-        line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0); // a line longer than the block
+        }
+        let n = file
+            .read(&mut buf[filled..])
             .map_err(|e| FileError::new(path, idx + 1, format!("cannot read: {e}")))?;
-        if n == 0 {
-            break;
-        }
-        let complete = line.last() == Some(&b'\n');
-        let text = trim_line(&line);
-        if text.is_empty() {
-            idx += 1;
-            continue;
-        }
-        let parsed = match parse_canonical(text) {
-            Some(ev) => Ok(ev),
-            None => serde_json::from_slice::<EventRef>(text),
-        };
-        match parsed {
-            Ok(ev) => {
-                f(idx, ev).map_err(|m| FileError::new(path, idx + 1, m))?;
-                stats.events += 1;
+        let eof = n == 0;
+        filled += n;
+        let mut start = 0usize;
+        loop {
+            let rest = &buf[start..filled];
+            // The fast path: a canonical line right up to its newline.
+            if let Some((ev, used)) = parse_canonical_prefix(rest) {
+                if rest.get(used) == Some(&b'\n') {
+                    f(idx, ev).map_err(|m| FileError::new(path, idx + 1, m))?;
+                    stats.events += 1;
+                    start += used + 1;
+                    idx += 1;
+                    continue;
+                }
             }
-            Err(_) if !complete => {
-                stats.torn_last_line = Some(idx + 1);
+            let Some(nl) = memchr_newline(rest) else {
                 break;
-            }
-            Err(e) => {
-                return Err(FileError::new(
-                    path,
-                    idx + 1,
-                    format!("not a history event ({e}); see the README's history format"),
-                ))
-            }
+            };
+            let line = &rest[..nl];
+            start += nl + 1;
+            take_line(path, line, true, idx, &mut f, &mut stats)?;
+            idx += 1;
         }
-        idx += 1;
+        if eof {
+            if start < filled {
+                let line = &buf[start..filled];
+                if !take_line(path, line, false, idx, &mut f, &mut stats)? {
+                    stats.torn_last_line = Some(idx + 1);
+                }
+            }
+            return Ok(stats);
+        }
+        buf.copy_within(start..filled, 0);
+        filled -= start;
     }
-    Ok(stats)
+}
+
+fn memchr_newline(s: &[u8]) -> Option<usize> {
+    s.iter().position(|&b| b == b'\n')
+}
+
+/// Parses one line and passes it on. Returns false for an unparsable last line without a
+/// newline (torn: the caller reports it); errs on any other unparsable line.
+fn take_line<F>(
+    path: &Path,
+    line: &[u8],
+    complete: bool,
+    idx: usize,
+    f: &mut F,
+    stats: &mut ReadStats,
+) -> Result<bool, FileError>
+where
+    F: FnMut(usize, EventRef<'_>) -> Result<(), String>,
+{
+    let text = trim_line(line);
+    if text.is_empty() {
+        return Ok(true);
+    }
+    let parsed = match parse_canonical(text) {
+        Some(ev) => Ok(ev),
+        None => serde_json::from_slice::<EventRef>(text),
+    };
+    match parsed {
+        Ok(ev) => {
+            f(idx, ev).map_err(|m| FileError::new(path, idx + 1, m))?;
+            stats.events += 1;
+            Ok(true)
+        }
+        Err(_) if !complete => Ok(false),
+        Err(e) => Err(FileError::new(
+            path,
+            idx + 1,
+            format!("not a history event ({e}); see the README's history format"),
+        )),
+    }
 }
 
 /// The fast path for lines in the recorder's own layout ([`super::Event::write_json`]):
@@ -137,7 +183,13 @@ where
 /// `error` or `detail` fields, unusual numbers) returns `None` and goes to serde, so the result
 /// is always what serde would give. About three times faster than serde on a typical line.
 fn parse_canonical(line: &[u8]) -> Option<EventRef<'_>> {
-    let mut c = Cursor { s: line, i: 0 };
+    parse_canonical_prefix(line).and_then(|(ev, used)| (used == line.len()).then_some(ev))
+}
+
+/// [`parse_canonical`] of the start of `s`: the event and the bytes it took.
+#[inline]
+fn parse_canonical_prefix(s: &[u8]) -> Option<(EventRef<'_>, usize)> {
+    let mut c = Cursor { s, i: 0 };
     c.eat(b"{\"time\":")?;
     let time = c.uint()?;
     c.eat(b",\"process\":")?;
@@ -166,7 +218,7 @@ fn parse_canonical(line: &[u8]) -> Option<EventRef<'_>> {
         None
     };
     c.eat(b"}")?;
-    (c.i == line.len()).then_some(EventRef {
+    let ev = EventRef {
         time,
         process,
         kind,
@@ -174,7 +226,8 @@ fn parse_canonical(line: &[u8]) -> Option<EventRef<'_>> {
         key,
         value,
         source,
-    })
+    };
+    Some((ev, c.i))
 }
 
 struct Cursor<'a> {
@@ -183,9 +236,10 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    fn eat(&mut self, lit: &[u8]) -> Option<()> {
-        if self.s[self.i..].starts_with(lit) {
-            self.i += lit.len();
+    #[inline]
+    fn eat<const N: usize>(&mut self, lit: &[u8; N]) -> Option<()> {
+        if self.s[self.i..].first_chunk::<N>() == Some(lit) {
+            self.i += N;
             Some(())
         } else {
             None
@@ -193,19 +247,33 @@ impl<'a> Cursor<'a> {
     }
 
     /// Digits without a leading zero (JSON's rule), no overflow.
+    #[inline]
     fn uint(&mut self) -> Option<u64> {
-        let digits = self.s[self.i..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
-        if digits == 0 || digits > 20 || (digits > 1 && self.s[self.i] == b'0') {
+        let s = &self.s[self.i..];
+        let mut n: u64 = 0;
+        let mut k = 0;
+        // 19 digits never overflow a u64; a 20th is checked.
+        while k < s.len() && k < 19 {
+            let d = s[k].wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            n = n * 10 + u64::from(d);
+            k += 1;
+        }
+        if k == 19 {
+            if let Some(d) = s.get(19).map(|b| b.wrapping_sub(b'0')).filter(|&d| d <= 9) {
+                n = n.checked_mul(10)?.checked_add(u64::from(d))?;
+                k = 20;
+                if s.get(20).is_some_and(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+            }
+        }
+        if k == 0 || (k > 1 && s[0] == b'0') {
             return None;
         }
-        let mut n: u64 = 0;
-        for &b in &self.s[self.i..self.i + digits] {
-            n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-        }
-        self.i += digits;
+        self.i += k;
         Some(n)
     }
 

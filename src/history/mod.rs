@@ -124,24 +124,17 @@ impl Event {
     /// Writes the event as one JSON line (without the newline) into `out`.
     /// Hand-written because it is on the clients' hot path; it produces the same JSON as serde.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let mut ib = itoa::Buffer::new();
-        out.extend_from_slice(b"{\"time\":");
-        out.extend_from_slice(ib.format(self.time).as_bytes());
-        out.extend_from_slice(b",\"process\":");
-        out.extend_from_slice(ib.format(self.process).as_bytes());
-        out.extend_from_slice(b",\"type\":\"");
-        out.extend_from_slice(self.kind.as_str().as_bytes());
-        out.extend_from_slice(b"\",\"f\":");
-        push_json_str(out, &self.f);
-        out.extend_from_slice(b",\"key\":");
-        push_opt_int(out, self.key, &mut ib);
-        out.extend_from_slice(b",\"value\":");
-        push_opt_int(out, self.value, &mut ib);
-        if let Some(s) = self.source {
-            out.extend_from_slice(b",\"source\":\"");
-            out.extend_from_slice(s.as_str().as_bytes());
-            out.push(b'"');
-        }
+        write_json_head(
+            out,
+            self.time,
+            self.process,
+            self.kind,
+            &self.f,
+            self.key,
+            self.value,
+            self.source,
+        );
+        out.pop(); // the closing brace: optional fields follow
         if let Some(e) = &self.error {
             out.extend_from_slice(b",\"error\":");
             push_json_str(out, e);
@@ -153,6 +146,40 @@ impl Event {
         }
         out.push(b'}');
     }
+}
+
+/// Writes an event without `error` and `detail` as one JSON line (without the newline) into
+/// `out`: the layout of [`Event::write_json`], for writers that do not build an [`Event`].
+#[allow(clippy::too_many_arguments)]
+pub fn write_json_head(
+    out: &mut Vec<u8>,
+    time: u64,
+    process: i64,
+    kind: EventType,
+    f: &str,
+    key: Option<i64>,
+    value: Option<i64>,
+    source: Option<Source>,
+) {
+    let mut ib = itoa::Buffer::new();
+    out.extend_from_slice(b"{\"time\":");
+    out.extend_from_slice(ib.format(time).as_bytes());
+    out.extend_from_slice(b",\"process\":");
+    out.extend_from_slice(ib.format(process).as_bytes());
+    out.extend_from_slice(b",\"type\":\"");
+    out.extend_from_slice(kind.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"f\":");
+    push_json_str(out, f);
+    out.extend_from_slice(b",\"key\":");
+    push_opt_int(out, key, &mut ib);
+    out.extend_from_slice(b",\"value\":");
+    push_opt_int(out, value, &mut ib);
+    if let Some(s) = source {
+        out.extend_from_slice(b",\"source\":\"");
+        out.extend_from_slice(s.as_str().as_bytes());
+        out.push(b'"');
+    }
+    out.push(b'}');
 }
 
 fn push_opt_int(out: &mut Vec<u8>, v: Option<i64>, ib: &mut itoa::Buffer) {

@@ -43,6 +43,10 @@ struct Shared {
     closed: AtomicBool,
     /// Events recorded so far (for progress displays).
     count: AtomicU64,
+    /// Completed client operations, and `ok` reads served by the cache (kept whether or not
+    /// the history is written: `bench harness` compares the two).
+    ops_done: AtomicU64,
+    read_hits: AtomicU64,
     enabled: bool,
 }
 
@@ -77,6 +81,8 @@ impl Recorder {
             wake: Condvar::new(),
             closed: AtomicBool::new(false),
             count: AtomicU64::new(0),
+            ops_done: AtomicU64::new(0),
+            read_hits: AtomicU64::new(0),
             enabled: file.is_some(),
         });
         let thread = file.map(|f| {
@@ -108,8 +114,24 @@ impl Recorder {
         self.shared.count.load(Ordering::Relaxed)
     }
 
+    /// Completed client operations so far.
+    pub fn ops_done(&self) -> u64 {
+        self.shared.ops_done.load(Ordering::Relaxed)
+    }
+
+    /// `ok` reads served by the cache so far.
+    pub fn read_hits(&self) -> u64 {
+        self.shared.read_hits.load(Ordering::Relaxed)
+    }
+
     /// Stamps `ev` with the current time and appends it; returns the time.
     pub fn record(&self, mut ev: Event) -> u64 {
+        if ev.kind != EventType::Invoke && ev.is_client_op() {
+            self.shared.ops_done.fetch_add(1, Ordering::Relaxed);
+            if ev.kind == EventType::Ok && ev.source == Some(Source::Cache) {
+                self.shared.read_hits.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         if !self.shared.enabled {
             self.shared.count.fetch_add(1, Ordering::Relaxed);
             return self.clock.now();

@@ -1,6 +1,7 @@
 //! Live-server integration tests: one binary, a module per area. They start real MariaDB,
 //! Redis and fault-proxy processes through the harness (the `cachecheck` binary).
 
+mod bench;
 mod binlog;
 mod browser;
 mod docker;
