@@ -75,6 +75,10 @@ pub struct BenchHarnessArgs {
     /// Requests of redis-benchmark.
     #[arg(long, value_name = "N", default_value_t = 200_000)]
     pub requests: u64,
+    /// Pairs of runs (recording on and off, alternating on-off, off-on, ...); the medians are
+    /// reported.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub rounds: u32,
     /// Print the figures as JSON.
     #[arg(long)]
     pub json: bool,
@@ -299,6 +303,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 workload: a.workload,
                 duration_s: a.duration,
                 requests: a.requests,
+                rounds: a.rounds,
                 json: a.json,
             })
         }

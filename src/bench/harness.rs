@@ -9,6 +9,10 @@
 //! 3. While the second run's servers are still up, `redis-benchmark -t get` with as many
 //!    connections as the workload has clients, on loopback, against the same Redis.
 //!
+//! Each step is repeated `--rounds` times (default 3), alternating which of the two runs goes
+//! first (on-off, off-on, ...), so that warm-up and drift fall on both alike; the medians are
+//! reported (per run kind: the round with the median ops/s).
+//!
 //! Reported: both throughputs and their ratio (target: recording costs at most 5 %), and the
 //! harness's read-hit throughput as a share of redis-benchmark's GET/s (target: at least 60 %).
 //! Nothing is asserted about the figures; the exit code is 0 when every step ran, 2 otherwise.
@@ -30,6 +34,8 @@ pub struct HarnessBench {
     pub duration_s: Option<f64>,
     /// Requests of redis-benchmark (default 200000).
     pub requests: u64,
+    /// Pairs of runs, alternating which goes first; medians are reported.
+    pub rounds: u32,
     pub json: bool,
 }
 
@@ -59,7 +65,7 @@ impl From<ClientCounts> for RunFigures {
 /// The figures, as `--json` prints them:
 ///
 /// ```json
-/// {"schema_version":1,"workload":"bench","strategy":"db-then-delete","clients":8,
+/// {"schema_version":1,"workload":"bench","strategy":"db-then-delete","clients":8,"rounds":3,
 ///  "recording_on":{"ops":120000,"read_hits":100000,"seconds":10.0,"ops_per_s":12000.0,"read_hits_per_s":10000.0},
 ///  "recording_off":{...},"recording_cost":0.02,
 ///  "redis_benchmark_get_per_s":40000.0,"read_hit_share_of_redis":0.25}
@@ -73,6 +79,8 @@ pub struct HarnessFigures {
     pub workload: String,
     pub strategy: String,
     pub clients: u32,
+    /// Pairs of runs the medians are taken over.
+    pub rounds: u32,
     pub recording_on: RunFigures,
     pub recording_off: RunFigures,
     pub recording_cost: f64,
@@ -112,27 +120,45 @@ pub fn run(b: &HarnessBench) -> Result<u8> {
     );
     let strategy = w.strategies[0].name.clone();
     let clients = w.file.clients;
+    ensure!(b.rounds > 0, "--rounds: must be at least 1");
     let rt = runtime()?;
-    let on = one_run(&rt, &w, &base, false, None)?;
-    let mut redis = None;
-    let off = one_run(
-        &rt,
-        &w,
-        &base,
-        true,
-        Some((&mut redis, clients, b.requests)),
-    )?;
-    let get_per_s = match redis {
-        Some(Ok(x)) => x,
-        Some(Err(e)) => return Err(e),
-        None => bail!("redis-benchmark did not run (the run ended early)"),
-    };
-    let (on, off) = (RunFigures::from(on), RunFigures::from(off));
+    let (mut ons, mut offs, mut gets) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..b.rounds {
+        let order = if round % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        for no_history in order {
+            if !no_history {
+                ons.push(RunFigures::from(one_run(&rt, &w, &base, false, None)?));
+                continue;
+            }
+            let mut redis = None;
+            let off = one_run(
+                &rt,
+                &w,
+                &base,
+                true,
+                Some((&mut redis, clients, b.requests)),
+            )?;
+            offs.push(RunFigures::from(off));
+            gets.push(match redis {
+                Some(Ok(x)) => x,
+                Some(Err(e)) => return Err(e),
+                None => bail!("redis-benchmark did not run (the run ended early)"),
+            });
+        }
+    }
+    let (on, off) = (median_run(&mut ons), median_run(&mut offs));
+    gets.sort_by(f64::total_cmp);
+    let get_per_s = gets[gets.len() / 2];
     let fig = HarnessFigures {
         schema_version: 1,
         workload: w.file.name.clone(),
         strategy,
         clients,
+        rounds: b.rounds,
         recording_on: on,
         recording_off: off,
         recording_cost: 1.0 - on.ops_per_s / off.ops_per_s.max(1e-9),
@@ -145,6 +171,12 @@ pub fn run(b: &HarnessBench) -> Result<u8> {
         print!("{}", text(&fig));
     }
     Ok(EXIT_OK)
+}
+
+/// The run with the median ops/s (the upper one of an even count).
+fn median_run(runs: &mut [RunFigures]) -> RunFigures {
+    runs.sort_by(|a, b| a.ops_per_s.total_cmp(&b.ops_per_s));
+    runs[runs.len() / 2]
 }
 
 type RedisSlot<'a> = (&'a mut Option<Result<f64>>, u32, u64);
@@ -235,8 +267,8 @@ fn text(f: &HarnessFigures) -> String {
         )
     };
     let mut s = format!(
-        "workload {} / strategy {} / {} clients, direct connections, local servers\n",
-        f.workload, f.strategy, f.clients
+        "workload {} / strategy {} / {} clients, direct connections, local servers / medians of {} round(s)\n",
+        f.workload, f.strategy, f.clients, f.rounds
     );
     s.push_str(&row("recording on", &f.recording_on));
     s.push_str(&row("recording off", &f.recording_off));

@@ -66,6 +66,8 @@ fn bench_harness_reports_both_runs_and_redis_benchmark() {
             wl.to_str().unwrap(),
             "--requests",
             "2000",
+            "--rounds",
+            "1",
             "--json",
         ],
         None,
