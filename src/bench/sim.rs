@@ -75,17 +75,8 @@ pub struct Expected {
     pub commits: u64,
 }
 
-/// One event as the generator emits it.
-#[derive(Debug, Clone, Copy)]
-pub struct SimEvent {
-    pub time: u64,
-    pub process: i64,
-    pub kind: EventType,
-    pub f: &'static str,
-    pub key: Option<i64>,
-    pub value: Option<i64>,
-    pub source: Option<Source>,
-}
+/// One event as the generator emits it: the checker's own view of an event.
+pub type SimEvent = crate::checker::ops::EventView<'static>;
 
 /// Where the generator's output goes.
 pub trait Sink {

@@ -2,7 +2,7 @@
 //! nothing here asserts a timing, only that the commands run and report figures of the right
 //! shape (and, for the checker, that the injected anomalies were all found).
 
-use crate::support::cachecheck;
+use crate::support::{cachecheck, ANOMALIES};
 
 #[test]
 fn bench_checker_finds_every_injected_anomaly_and_reports_figures() {
@@ -19,15 +19,7 @@ fn bench_checker_finds_every_injected_anomaly_and_reports_figures() {
     }
     assert_eq!(v["counts_match"], true, "{v}");
     assert_eq!(v["expected"], v["found"]);
-    for kind in [
-        "stale_reads",
-        "divergent_keys",
-        "dirty_reads",
-        "lost_writes",
-        "monotonic_read_violations",
-        "read_your_writes_violations",
-        "impossible_reads",
-    ] {
+    for kind in ANOMALIES {
         assert!(v["found"][kind].as_u64().unwrap() > 0, "{kind}: {v}");
     }
 }

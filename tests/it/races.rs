@@ -14,16 +14,6 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const ANOMALIES: [&str; 7] = [
-    "stale_reads",
-    "divergent_keys",
-    "dirty_reads",
-    "lost_writes",
-    "monotonic_read_violations",
-    "read_your_writes_violations",
-    "impossible_reads",
-];
-
 /// What a race test asserts about one strategy's summary.
 enum Check {
     /// The anomaly was found (count > 0): the race was forced and caught.

@@ -115,3 +115,14 @@ pub fn assert_complete_history(dir: &Path) {
     assert!(open.is_empty(), "invokes without completion: {open:?}");
     assert!(invokes > 0, "no operations recorded");
 }
+
+/// Every anomaly count of summary.json's `anomalies`.
+pub const ANOMALIES: [&str; 7] = [
+    "stale_reads",
+    "divergent_keys",
+    "dirty_reads",
+    "lost_writes",
+    "monotonic_read_violations",
+    "read_your_writes_violations",
+    "impossible_reads",
+];
