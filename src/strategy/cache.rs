@@ -126,25 +126,34 @@ pub fn trace_fill(
     }
 }
 
+/// GET on `cache-read`: `Some` (a read served by the cache) on a hit, `None` on a miss. A failed
+/// GET is recorded as a failed `cache-get` step and counts as a miss.
+pub async fn cache_hit(c: &mut Client, k: i64) -> Option<Outcome<ReadValue>> {
+    match get(&mut c.conns.cache_read, k).await {
+        Ok(Some(v)) => Some(Outcome::Ok(ReadValue {
+            value: Some(v),
+            source: Source::Cache,
+        })),
+        Ok(None) => None,
+        Err(e) => {
+            c.step(
+                "cache-get",
+                EventType::Fail,
+                k,
+                None,
+                Some(serde_json::json!({ "error": e.msg() })),
+            );
+            None
+        }
+    }
+}
+
 /// The cache-aside read: GET on `cache-read`; on a hit return it; on a miss read the database
 /// (`db`), fill the cache on `cache-fill` with the TTL, return the database's value. A cache
 /// read error counts as a miss; a failed fill is recorded and does not fail the read.
 pub async fn cache_aside_read(c: &mut Client, k: i64) -> Outcome<ReadValue> {
-    match get(&mut c.conns.cache_read, k).await {
-        Ok(Some(v)) => {
-            return Outcome::Ok(ReadValue {
-                value: Some(v),
-                source: Source::Cache,
-            })
-        }
-        Ok(None) => {}
-        Err(e) => c.step(
-            "cache-get",
-            EventType::Fail,
-            k,
-            None,
-            Some(serde_json::json!({ "error": e.msg() })),
-        ),
+    if let Some(hit) = cache_hit(c, k).await {
+        return hit;
     }
     let db_read_start = std::time::Instant::now();
     let v = match c.conns.db.read(k).await {

@@ -16,7 +16,7 @@
 use super::{cache, Outcome, ReadValue};
 use crate::client::Client;
 use crate::conn::StepError;
-use crate::history::{EventType, Source};
+use crate::history::Source;
 
 /// A cache component in front of the register.
 pub struct CacheComponent {
@@ -34,21 +34,8 @@ impl CacheComponent {
 
     /// Reads `key` through the cache.
     pub async fn get(&self, c: &mut Client, key: i64) -> Outcome<ReadValue> {
-        match cache::get(&mut c.conns.cache_read, key).await {
-            Ok(Some(v)) => {
-                return Outcome::Ok(ReadValue {
-                    value: Some(v),
-                    source: Source::Cache,
-                })
-            }
-            Ok(None) => {}
-            Err(e) => c.step(
-                "cache-get",
-                EventType::Fail,
-                key,
-                None,
-                Some(serde_json::json!({ "error": e.msg() })),
-            ),
+        if let Some(hit) = cache::cache_hit(c, key).await {
+            return hit;
         }
         self.load(c, key).await
     }
