@@ -7,7 +7,7 @@ use super::queue::{Pending, RetryQueue};
 use super::{bump, ConsumerConfig, Shared};
 use crate::conn::{CacheConn, StepError};
 use crate::history::recorder::Recorder;
-use crate::history::{Event as HistEvent, EventType};
+use crate::history::EventType;
 use crate::strategy::cache;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -170,16 +170,14 @@ impl Invalidator {
         error: Option<String>,
         detail: serde_json::Value,
     ) {
-        self.rec.record(HistEvent {
-            time: 0,
-            process: self.cfg.process,
+        self.rec.internal_with_error(
+            self.cfg.process,
+            f,
             kind,
-            f: f.to_string(),
-            key: Some(d.key),
-            value: d.value,
-            source: None,
+            Some(d.key),
+            d.value,
             error,
-            detail: Some(detail),
-        });
+            Some(detail),
+        );
     }
 }

@@ -8,7 +8,7 @@ use super::invalidate::Invalidator;
 use super::position::{Mark, Position, Tracker};
 use super::{binlog_end, bump, ConsumerConfig, Progress, Shared};
 use crate::history::recorder::Recorder;
-use crate::history::{Event as HistEvent, EventType};
+use crate::history::EventType;
 use futures_util::{FutureExt, StreamExt};
 use mysql_async::binlog::events::Event;
 use mysql_async::binlog::EventType as BinlogType;
@@ -320,17 +320,8 @@ impl Task {
         error: Option<String>,
         detail: serde_json::Value,
     ) {
-        self.rec.record(HistEvent {
-            time: 0,
-            process: self.cfg.process,
-            kind,
-            f: f.to_string(),
-            key,
-            value,
-            source: None,
-            error,
-            detail: Some(detail),
-        });
+        self.rec
+            .internal_with_error(self.cfg.process, f, kind, key, value, error, Some(detail));
     }
 }
 

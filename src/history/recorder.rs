@@ -195,6 +195,21 @@ impl Recorder {
         value: Option<i64>,
         detail: Option<serde_json::Value>,
     ) -> u64 {
+        self.internal_with_error(process, f, kind, key, value, None, detail)
+    }
+
+    /// [`Recorder::internal`] with the step's error message.
+    #[allow(clippy::too_many_arguments)]
+    pub fn internal_with_error(
+        &self,
+        process: i64,
+        f: &str,
+        kind: EventType,
+        key: Option<i64>,
+        value: Option<i64>,
+        error: Option<String>,
+        detail: Option<serde_json::Value>,
+    ) -> u64 {
         self.record(Event {
             time: 0,
             process,
@@ -203,7 +218,7 @@ impl Recorder {
             key,
             value,
             source: None,
-            error: None,
+            error,
             detail,
         })
     }
