@@ -3,7 +3,7 @@
 //! line saying so, where no engine answers. The tests take turns (one stack at a time) and
 //! each checks that its compose project left no container, network or volume behind.
 
-use crate::support::{assert_complete_history, bin, Invocation};
+use crate::support::{assert_complete_history, bin, run_command, Invocation};
 use cachecheck::infra::{InfraConfig, InfraKind, Service, Stack};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -107,15 +107,8 @@ struct Running {
 }
 
 fn spawn_run(setup: &Setup, toml: &str, args: &[&str]) -> Running {
-    let tmp = tempfile::tempdir().unwrap();
-    let wl = tmp.path().join("workload.toml");
-    std::fs::write(&wl, toml).unwrap();
-    let out = tmp.path().join("results");
-    let child = Command::new(bin())
-        .arg("run")
-        .arg(&wl)
-        .arg("--out")
-        .arg(&out)
+    let (mut c, tmp, out) = run_command(toml);
+    let child = c
         .args(["--infra", "docker"])
         .args(args)
         .env("CACHECHECK_DB_IMAGE", DB_IMAGE)

@@ -23,17 +23,10 @@ struct Spawned {
 }
 
 fn spawn_run(workload: &str) -> Spawned {
-    let tmp = tempfile::tempdir().unwrap();
+    let (mut c, tmp, out) = run_command(workload);
     let servers_tmp = tmp.path().join("servers");
     std::fs::create_dir(&servers_tmp).unwrap();
-    let wl = tmp.path().join("w.toml");
-    std::fs::write(&wl, workload).unwrap();
-    let out = tmp.path().join("results");
-    let child = Command::new(bin())
-        .arg("run")
-        .arg(&wl)
-        .arg("--out")
-        .arg(&out)
+    let child = c
         .env("TMPDIR", &servers_tmp)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -164,7 +157,7 @@ fn kill_9_leaves_a_checkable_history_and_the_next_run_cleans_up() {
     let o = Command::new(bin())
         .args([
             "run",
-            s.tmp.path().join("w.toml").to_str().unwrap(),
+            s.tmp.path().join("workload.toml").to_str().unwrap(),
             "--duration",
             "0.5",
             "--strategy",

@@ -43,20 +43,23 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_cachecheck")
 }
 
-/// Runs `cachecheck run <workload> --out <tmp>/results <args...>` on the given workload text.
-pub fn run_workload(toml: &str, args: &[&str]) -> Invocation {
+/// `cachecheck run <tmp>/workload.toml --out <tmp>/results` with `toml` written to the workload
+/// file: the command (ready for more arguments), the temporary directory and the output
+/// directory.
+pub fn run_command(toml: &str) -> (Command, tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let wl = tmp.path().join("workload.toml");
     std::fs::write(&wl, toml).unwrap();
     let out = tmp.path().join("results");
-    let o = Command::new(bin())
-        .arg("run")
-        .arg(&wl)
-        .arg("--out")
-        .arg(&out)
-        .args(args)
-        .output()
-        .expect("run cachecheck");
+    let mut c = Command::new(bin());
+    c.arg("run").arg(&wl).arg("--out").arg(&out);
+    (c, tmp, out)
+}
+
+/// Runs `cachecheck run <workload> --out <tmp>/results <args...>` on the given workload text.
+pub fn run_workload(toml: &str, args: &[&str]) -> Invocation {
+    let (mut c, tmp, out) = run_command(toml);
+    let o = c.args(args).output().expect("run cachecheck");
     let latest = out.join("latest");
     let run_dir = std::fs::canonicalize(&latest).ok();
     Invocation {
