@@ -74,18 +74,8 @@ impl DockerInfra {
             eprintln!("cachecheck: removed the containers of a run that died: project {name}");
         }
         let images = choose_images(cfg).await?;
-        // The published ports are chosen free and bound a moment later by Docker; another
-        // process can take one in between. Such a start is tried again on new ports.
-        let mut attempt = 1;
-        loop {
-            match Self::start_once(cfg, run_dir, tool, images.clone()).await {
-                Err(e) if attempt < 3 && is_port_clash(&e) => {
-                    tracing::warn!("start-up attempt {attempt}: {e:#}; trying new ports");
-                    attempt += 1;
-                }
-                r => return r,
-            }
-        }
+        super::process::retry_on_port_clash(|| Self::start_once(cfg, run_dir, tool, images.clone()))
+            .await
     }
 
     async fn start_once(
@@ -478,10 +468,4 @@ async fn docker_logs(id: &str) -> String {
         }
         _ => "(no logs)".into(),
     }
-}
-
-/// Whether a failed start-up was a published port taken by someone else.
-fn is_port_clash(e: &anyhow::Error) -> bool {
-    let m = format!("{e:#}").to_ascii_lowercase();
-    m.contains("address already in use") || m.contains("port is already allocated")
 }

@@ -67,19 +67,10 @@ impl LocalInfra {
                 }
             );
         }
-        // Ports are chosen free and bound a moment later by the servers; another process can
-        // take one in between. Such a start fails (or finds a stranger on the port) and is
-        // tried again on new ports.
-        let mut attempt = 1;
-        loop {
-            match Self::start_once(root, flavor, &dbd, &redisd, with_proxy).await {
-                Err(e) if attempt < 3 && is_port_clash(&e) => {
-                    tracing::warn!("start-up attempt {attempt}: {e:#}; trying new ports");
-                    attempt += 1;
-                }
-                r => return r,
-            }
-        }
+        super::process::retry_on_port_clash(|| {
+            Self::start_once(root, flavor, &dbd, &redisd, with_proxy)
+        })
+        .await
     }
 
     async fn start_once(
@@ -175,7 +166,7 @@ impl LocalInfra {
                 Ok((v, datadir)) => {
                     let ours = self.dir.path().join("db");
                     if !same_dir(Path::new(&datadir), &ours) {
-                        return Err(PortClash(format!(
+                        return Err(super::process::PortClash(format!(
                             "port {} answers with another database server (datadir {datadir})",
                             self.endpoints.db.port
                         ))
@@ -199,7 +190,7 @@ impl LocalInfra {
             match redis_identity(&self.endpoints.redis_url()).await {
                 Ok((v, pid)) => {
                     if self.redis.pid().is_some_and(|p| p != pid) {
-                        return Err(PortClash(format!(
+                        return Err(super::process::PortClash(format!(
                             "port {} answers with another redis (pid {pid})",
                             self.endpoints.redis_port
                         ))
@@ -346,26 +337,6 @@ fn start_proxy(dir: &Path) -> Result<(ManagedProcess, String, Option<String>)> {
     let mut p = ManagedProcess::new("fault proxy", program, args, dir.join("proxy.log"));
     p.spawn()?;
     Ok((p, kind, api))
-}
-
-/// Another server took a port between our choosing it and our server binding it.
-#[derive(Debug)]
-struct PortClash(String);
-
-impl std::fmt::Display for PortClash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for PortClash {}
-
-/// Whether a failed start-up was a port taken by someone else (worth a retry on new ports).
-fn is_port_clash(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<PortClash>().is_some()
-        || format!("{e:#}")
-            .to_ascii_lowercase()
-            .contains("address already in use")
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {

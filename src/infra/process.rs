@@ -202,8 +202,100 @@ fn is_executable(p: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// Another server took a port between our choosing it and our server binding it.
+#[derive(Debug)]
+pub struct PortClash(pub String);
+
+impl std::fmt::Display for PortClash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PortClash {}
+
+/// Whether a failed start-up was a port taken by someone else: a [`PortClash`], a server's
+/// own "address already in use", or Docker's "port is already allocated".
+fn is_port_clash(e: &anyhow::Error) -> bool {
+    let m = format!("{e:#}").to_ascii_lowercase();
+    e.downcast_ref::<PortClash>().is_some()
+        || m.contains("address already in use")
+        || m.contains("port is already allocated")
+}
+
+/// Runs a start-up that binds ports chosen by [`free_port`]. Another process can take such a
+/// port between the choice and the bind; a start that failed that way (or found a stranger on
+/// the port) is tried again, on new ports, up to 3 attempts in all.
+pub async fn retry_on_port_clash<T, F, Fut>(mut start: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match start().await {
+            Err(e) if attempt < 3 && is_port_clash(&e) => {
+                tracing::warn!("start-up attempt {attempt}: {e:#}; trying new ports");
+                attempt += 1;
+            }
+            r => return r,
+        }
+    }
+}
+
 /// A free TCP port on 127.0.0.1 (bound and released; the caller binds it soon after).
 pub fn free_port() -> Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").context("cannot bind a local port")?;
     Ok(l.local_addr()?.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    /// Runs `retry_on_port_clash` over a start that fails with `errors` in turn, then succeeds;
+    /// returns the result and the number of attempts.
+    fn attempts(errors: Vec<anyhow::Error>) -> (Result<u32>, u32) {
+        let calls = Cell::new(0);
+        let errors = std::cell::RefCell::new(errors.into_iter());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let r = rt.block_on(retry_on_port_clash(|| {
+            calls.set(calls.get() + 1);
+            let next = errors.borrow_mut().next();
+            async move {
+                match next {
+                    Some(e) => Err(e),
+                    None => Ok(7),
+                }
+            }
+        }));
+        (r, calls.get())
+    }
+
+    #[test]
+    fn a_port_clash_is_retried_up_to_three_attempts() {
+        let clash = || anyhow::Error::new(PortClash("port 1 answers with another redis".into()));
+        let (r, n) = attempts(vec![
+            clash(),
+            anyhow::anyhow!("bind: Address already in use"),
+        ]);
+        assert_eq!((r.unwrap(), n), (7, 3));
+        let (r, n) = attempts(vec![
+            anyhow::anyhow!("Bind for 127.0.0.1:5 failed: port is already allocated"),
+            clash(),
+            clash(),
+        ]);
+        assert_eq!(n, 3);
+        assert!(r.unwrap_err().to_string().contains("another redis"));
+    }
+
+    #[test]
+    fn other_start_up_errors_are_not_retried() {
+        let (r, n) = attempts(vec![anyhow::anyhow!("the database exited (signal 9)")]);
+        assert_eq!(n, 1);
+        assert!(r.is_err());
+    }
 }
