@@ -84,3 +84,14 @@ fn bench_harness_missing_workload_is_one_line_exit_2() {
     assert_eq!(code, 2, "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+#[test]
+fn bench_harness_zero_rounds_is_one_line_exit_2() {
+    let (code, _, err) = cachecheck(
+        &["bench", "harness", "workloads/bench.toml", "--rounds", "0"],
+        Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("--rounds"), "{err}");
+}
