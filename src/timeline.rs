@@ -2,7 +2,7 @@
 //! per second, info/fail completions, and the harness's resident memory and file descriptors
 //! (the `resources` samples), per interval. What a soak run is read with.
 
-use crate::history::files::{for_each_event, HISTORY_FILE};
+use crate::history::files::{for_each_event_with_line, HISTORY_FILE};
 use crate::history::EventType;
 use anyhow::Result;
 use serde::Serialize;
@@ -43,12 +43,13 @@ pub fn timeline(dir: &Path, every_s: f64) -> Result<Vec<Bucket>> {
         }
     };
     let mut last_ns = 0u64;
-    for_each_event(&path, |_, ev| {
+    for_each_event_with_line(&path, |_, ev, line| {
         last_ns = last_ns.max(ev.time);
         let i = (ev.time / step) as usize;
         grow(&mut buckets, i);
         let b = &mut buckets[i];
-        if ev.process >= 0 && (ev.f == "read" || ev.f == "write") {
+        let f = ev.f.as_ref();
+        if ev.process >= 0 && (f == "read" || f == "write") {
             match ev.kind {
                 EventType::Invoke => {}
                 EventType::Ok => b.ops_per_s += 1.0,
@@ -61,34 +62,21 @@ pub fn timeline(dir: &Path, every_s: f64) -> Result<Vec<Bucket>> {
                     b.info += 1
                 }
             }
+        } else if f == "resources" || f == "fault" {
+            // These few carry `detail`, which the reader skips: parse their line in full.
+            let Ok(full) = serde_json::from_slice::<crate::history::Event>(line) else {
+                return Ok(());
+            };
+            let d = full.detail.unwrap_or_default();
+            if f == "resources" {
+                b.rss_kb = d["rss_kb"].as_u64().unwrap_or(0);
+                b.fds = d["fds"].as_u64().unwrap_or(0);
+            } else if d["phase"] == "start" {
+                b.faults += 1;
+            }
         }
         Ok(())
     })?;
-    // Resource samples and faults carry `detail`: read those few lines in full (streaming: a
-    // soak's history is gigabytes).
-    use std::io::BufRead;
-    let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&path)?);
-    for line in reader.split(b'\n') {
-        let line = line?;
-        let line = String::from_utf8_lossy(&line);
-        if !(line.contains("\"resources\"") || line.contains("\"fault\"")) {
-            continue;
-        }
-        let Ok(ev) = serde_json::from_str::<crate::history::Event>(&line) else {
-            continue;
-        };
-        let i = (ev.time / step) as usize;
-        grow(&mut buckets, i);
-        let d = ev.detail.unwrap_or_default();
-        match ev.f.as_str() {
-            "resources" => {
-                buckets[i].rss_kb = d["rss_kb"].as_u64().unwrap_or(0);
-                buckets[i].fds = d["fds"].as_u64().unwrap_or(0);
-            }
-            "fault" if d["phase"] == "start" => buckets[i].faults += 1,
-            _ => {}
-        }
-    }
     // The last interval ends with the history: its rate is over the time it covers, and a
     // sliver under a tenth of an interval (the final reads) is no interval worth a row.
     let n = buckets.len();

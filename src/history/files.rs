@@ -85,6 +85,15 @@ pub fn for_each_event<F>(path: &Path, mut f: F) -> Result<ReadStats, FileError>
 where
     F: FnMut(usize, EventRef<'_>) -> Result<(), String>,
 {
+    for_each_event_with_line(path, |i, ev, _| f(i, ev))
+}
+
+/// [`for_each_event`], also passing each event's line (without its newline), for callers that
+/// need a field the checker skips (`detail`, `error`) of a few events, in the same pass.
+pub fn for_each_event_with_line<F>(path: &Path, mut f: F) -> Result<ReadStats, FileError>
+where
+    F: FnMut(usize, EventRef<'_>, &[u8]) -> Result<(), String>,
+{
     let mut file = std::fs::File::open(path)
         .map_err(|e| FileError::new(path, 0, format!("cannot open: {e}")))?;
     // Lines are parsed in place in a large block (no copy per line); a partial line at the end
@@ -108,7 +117,7 @@ where
             // The fast path: a canonical line right up to its newline.
             if let Some((ev, used)) = parse_canonical_prefix(rest) {
                 if rest.get(used) == Some(&b'\n') {
-                    f(idx, ev).map_err(|m| FileError::new(path, idx + 1, m))?;
+                    f(idx, ev, &rest[..used]).map_err(|m| FileError::new(path, idx + 1, m))?;
                     stats.events += 1;
                     start += used + 1;
                     idx += 1;
@@ -152,7 +161,7 @@ fn take_line<F>(
     stats: &mut ReadStats,
 ) -> Result<bool, FileError>
 where
-    F: FnMut(usize, EventRef<'_>) -> Result<(), String>,
+    F: FnMut(usize, EventRef<'_>, &[u8]) -> Result<(), String>,
 {
     let text = trim_line(line);
     if text.is_empty() {
@@ -164,7 +173,7 @@ where
     };
     match parsed {
         Ok(ev) => {
-            f(idx, ev).map_err(|m| FileError::new(path, idx + 1, m))?;
+            f(idx, ev, text).map_err(|m| FileError::new(path, idx + 1, m))?;
             stats.events += 1;
             Ok(true)
         }
