@@ -3,12 +3,12 @@
 
 use crate::checker::{self, CheckOptions};
 use crate::cli::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
+use crate::expect::Expectation;
 use crate::history::files::{
     read_commits, write_jsonl, COMMITS_FILE, FINAL_FILE, HISTORY_FILE, PARTIAL_COMMITS_FILE,
 };
 use crate::history::Commit;
 use crate::summary::{Summary, SCHEMA_VERSION, SUMMARY_FILE};
-use crate::workload::expect::Expectation;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 

@@ -23,23 +23,19 @@
 //!  "errors": [{"path": "old/x/summary.json", "message": "...: missing (fix: ...)"}]}
 //! ```
 //!
-//! Metric names are the expectation aliases ([`crate::workload::expect::ALIASES`]).
+//! Metric names are the expectation aliases ([`crate::expect::aliases`]), and the rows come
+//! from the checker's registry ([`metrics`]).
 
+use crate::checker::registry::{self, Figure};
+use crate::expect;
 use crate::history::files::HISTORY_FILE;
 use crate::output::{self, verdict_name};
 use crate::summary::{Summary, SUMMARY_FILE};
-use crate::workload::expect;
+pub use registry::Better;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Better {
-    Higher,
-    Lower,
-}
 
 /// A compared metric: its name (an expectation alias), its row label, and which way is better.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -47,48 +43,35 @@ pub struct Metric {
     pub name: &'static str,
     pub label: &'static str,
     pub better: Better,
+    /// Reported only when the count at this summary.json path is above 0.
+    #[serde(skip)]
+    pub needs: Option<&'static str>,
 }
 
-const fn m(name: &'static str, label: &'static str, better: Better) -> Metric {
-    Metric {
-        name,
-        label,
-        better,
-    }
+/// Every compared metric, in row order, from the checker's registry: the run's figures, each
+/// property's count, then the checkers' figures.
+pub fn metrics() -> Vec<Metric> {
+    let figure = |f: &'static Figure| {
+        f.compare.map(|(label, better)| Metric {
+            name: f.name,
+            label,
+            better,
+            needs: f.needs,
+        })
+    };
+    let run = registry::RUN_FIGURES.iter().filter_map(figure);
+    let counts = registry::properties().map(|p| Metric {
+        name: p.name,
+        label: p.label,
+        better: Better::Lower,
+        needs: None,
+    });
+    let figures = registry::CHECKERS
+        .iter()
+        .flat_map(|c| c.figures.iter())
+        .filter_map(figure);
+    run.chain(counts).chain(figures).collect()
 }
-
-/// Every compared metric, in row order.
-pub const METRICS: &[Metric] = &[
-    m("ops_per_s", "ops/s", Better::Higher),
-    m("read_p50_ms", "read p50 ms", Better::Lower),
-    m("read_p99_ms", "read p99 ms", Better::Lower),
-    m("write_p50_ms", "write p50 ms", Better::Lower),
-    m("write_p99_ms", "write p99 ms", Better::Lower),
-    m("stale_reads", "stale reads", Better::Lower),
-    m("divergent_keys", "divergent keys", Better::Lower),
-    m("dirty_reads", "dirty reads", Better::Lower),
-    m("lost_writes", "lost writes", Better::Lower),
-    m(
-        "monotonic_read_violations",
-        "monotonic-read violations",
-        Better::Lower,
-    ),
-    m(
-        "read_your_writes_violations",
-        "read-your-writes violations",
-        Better::Lower,
-    ),
-    m("impossible_reads", "impossible reads", Better::Lower),
-    m("stale_p99_ms", "staleness p99 ms", Better::Lower),
-    m("stale_max_ms", "staleness max ms", Better::Lower),
-    m("window_p99_ms", "window p99 ms", Better::Lower),
-    m(
-        "nines_100ms",
-        "writes consistent within 100 ms",
-        Better::Higher,
-    ),
-    m("nines_1s", "writes consistent within 1 s", Better::Higher),
-];
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -109,16 +92,12 @@ pub struct Column {
 impl Column {
     /// The metric's value, or `None` when the run did not measure it (no ok read for a
     /// latency, no acknowledged write for a window).
-    pub fn value(&self, metric: &str) -> Option<f64> {
-        let c = &self.summary.check;
-        let present = match metric {
-            "read_p50_ms" | "read_p99_ms" => c.latency_ms.read.count > 0,
-            "write_p50_ms" | "write_p99_ms" => c.latency_ms.write.count > 0,
-            "window_p99_ms" => c.inconsistency_window.writes > 0,
-            _ => true,
-        };
+    pub fn value(&self, m: &Metric) -> Option<f64> {
+        let present = m
+            .needs
+            .is_none_or(|path| expect::metric(&self.json, path).is_some_and(|n| n > 0.0));
         present
-            .then(|| expect::metric(&self.json, metric))
+            .then(|| expect::metric(&self.json, m.name))
             .flatten()
     }
 }
@@ -229,11 +208,11 @@ fn label_columns(cols: &mut [Column]) {
 /// strategies report it).
 pub fn best(cols: &[Column]) -> BTreeMap<&'static str, Vec<String>> {
     let mut out = BTreeMap::new();
-    for m in METRICS {
+    for m in metrics() {
         let vals: Vec<(usize, f64)> = cols
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| c.value(m.name).map(|v| (i, v)))
+            .filter_map(|(i, c)| c.value(&m).map(|v| (i, v)))
             .collect();
         let pick = match m.better {
             Better::Higher => vals.iter().map(|v| v.1).fold(f64::MIN, f64::max),
@@ -322,11 +301,11 @@ fn rows(cols: &[Column], mark: &dyn Fn(&str) -> String) -> Vec<Vec<String>> {
     info("workload", &|s| s.workload.clone());
     info("seed", &|s| s.seed.to_string());
     info("run", &|s| s.run_id.clone());
-    for m in METRICS {
+    for m in metrics() {
         let winners = best.get(m.name);
         rows.push(
             std::iter::once(m.label.to_string())
-                .chain(cols.iter().map(|c| match c.value(m.name) {
+                .chain(cols.iter().map(|c| match c.value(&m) {
                     None => "-".to_string(),
                     Some(v) => {
                         let cell = fmt_value(m.name, v);
@@ -407,9 +386,9 @@ pub fn render(cols: &[Column], errors: &[(PathBuf, String)], format: Format) -> 
                 .iter()
                 .map(|c| {
                     let s = &c.summary;
-                    let metrics: serde_json::Map<String, Value> = METRICS
+                    let metrics: serde_json::Map<String, Value> = metrics()
                         .iter()
-                        .map(|m| (m.name.to_string(), json!(c.value(m.name))))
+                        .map(|m| (m.name.to_string(), json!(c.value(m))))
                         .collect();
                     json!({
                         "label": c.label, "strategy": s.strategy,
@@ -439,7 +418,7 @@ pub fn render(cols: &[Column], errors: &[(PathBuf, String)], format: Format) -> 
                 .collect();
             let doc = json!({
                 "schema_version": 1,
-                "metrics": METRICS,
+                "metrics": metrics(),
                 "strategies": strategies,
                 "best": best(cols),
                 "mismatches": mismatches,
@@ -479,7 +458,7 @@ mod tests {
             seed,
             ..Default::default()
         };
-        s.check.anomalies.stale_reads = stale;
+        s.check.anomalies.set("stale_reads", stale);
         s.check.throughput_ops_s = ops;
         Column {
             label: String::new(),
@@ -504,7 +483,8 @@ mod tests {
         assert_eq!(b["ops_per_s"], ["run1/db-only", "db-then-cache"]);
         assert!(!b.contains_key("dirty_reads"), "all tie: nothing marked");
         // No read latency measured: not a value, not a winner.
-        assert_eq!(cols[0].value("read_p50_ms"), None);
+        let read_p50 = metrics().into_iter().find(|m| m.name == "read_p50_ms");
+        assert_eq!(cols[0].value(&read_p50.unwrap()), None);
         let mm = mismatches(&cols);
         assert_eq!(mm.len(), 1);
         assert_eq!(mm[0].0, "seed");

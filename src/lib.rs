@@ -37,6 +37,7 @@ pub mod cli;
 pub mod client;
 pub mod compare;
 pub mod conn;
+pub mod expect;
 pub mod generator;
 pub mod history;
 pub mod infra;

@@ -1,27 +1,21 @@
 //! The compact terminal table: one row per strategy, and the lines explaining failures.
 
-use crate::checker::Verdict;
+use crate::checker::{registry, Verdict};
+use crate::expect;
 use crate::summary::Summary;
 use std::fmt::Write;
 
-/// The columns of [`table`].
-pub const HEADERS: [&str; 15] = [
-    "strategy",
-    "ops/s",
-    "reads",
-    "writes",
-    "fail",
-    "info",
-    "stale",
-    "stale p99",
-    "window p99",
-    "diverg",
-    "dirty",
-    "lost",
-    "mono",
-    "ryw",
-    "result",
-];
+/// The columns of [`table`]: the run's, then each registered checker's (its count, then its
+/// figures that have a column), then the result.
+pub fn headers() -> Vec<&'static str> {
+    let mut h = vec!["strategy", "ops/s", "reads", "writes", "fail", "info"];
+    for c in registry::CHECKERS {
+        h.extend(c.column);
+        h.extend(c.figures.iter().filter_map(|f| f.column));
+    }
+    h.push("result");
+    h
+}
 
 fn ms(v: f64, count: u64) -> String {
     if count == 0 {
@@ -79,35 +73,41 @@ pub fn result_cell(s: &Summary) -> String {
 /// One strategy's row of [`table`].
 pub fn row(s: &Summary) -> Vec<String> {
     let c = &s.check;
-    let a = &c.anomalies;
-    vec![
+    let mut cells = vec![
         s.strategy.clone(),
         format!("{:.0}", c.throughput_ops_s),
         c.ops.read.ok.to_string(),
         c.ops.write.ok.to_string(),
         (c.ops.read.fail + c.ops.write.fail).to_string(),
         (c.ops.read.info + c.ops.write.info).to_string(),
-        a.stale_reads.to_string(),
-        ms(c.staleness.time_ms.p99, c.staleness.time_ms.count),
-        ms(
-            c.inconsistency_window.ms.p99,
-            c.inconsistency_window.ms.count,
-        ),
-        a.divergent_keys.to_string(),
-        a.dirty_reads.to_string(),
-        a.lost_writes.to_string(),
-        a.monotonic_read_violations.to_string(),
-        a.read_your_writes_violations.to_string(),
-        result_cell(s),
-    ]
+    ];
+    let json = serde_json::to_value(s).unwrap_or_default();
+    for k in registry::CHECKERS {
+        if k.column.is_some() {
+            cells.push(c.anomalies.get(k.name).to_string());
+        }
+        for f in k.figures.iter().filter(|f| f.column.is_some()) {
+            // A percentile of a distribution: `-` when the distribution is empty.
+            let count = f
+                .path
+                .rsplit_once('.')
+                .and_then(|(dist, _)| expect::metric(&json, &format!("{dist}.count")))
+                .unwrap_or(0.0);
+            let v = expect::metric(&json, f.path).unwrap_or(0.0);
+            cells.push(ms(v, count as u64));
+        }
+    }
+    cells.push(result_cell(s));
+    cells
 }
 
 /// Renders the table for `summaries`, followed by one line per failed expectation and per
 /// impossible read (which means a harness bug or corruption).
 pub fn table(summaries: &[Summary]) -> String {
-    let mut rows: Vec<Vec<String>> = vec![HEADERS.iter().map(|h| h.to_string()).collect()];
+    let headers = headers();
+    let mut rows: Vec<Vec<String>> = vec![headers.iter().map(|h| h.to_string()).collect()];
     rows.extend(summaries.iter().map(row));
-    let mut out = grid(&rows, &[0, HEADERS.len() - 1]);
+    let mut out = grid(&rows, &[0, headers.len() - 1]);
     for s in summaries {
         out.push_str(&failure_lines(s));
     }
@@ -172,12 +172,11 @@ pub fn failure_lines(s: &Summary) -> String {
             s.strategy, e.expr
         );
     }
-    if s.check.anomalies.impossible_reads > 0 {
-        let _ = writeln!(
-            out,
-            "{}: {} impossible reads: values no write produced (a harness bug or corruption)",
-            s.strategy, s.check.anomalies.impossible_reads
-        );
+    for p in registry::properties() {
+        let n = s.check.anomalies.get(p.name);
+        if let (Some(alarm), true) = (p.alarm, n > 0) {
+            let _ = writeln!(out, "{}: {n} {alarm}", s.strategy);
+        }
     }
     for w in &s.check.warnings {
         let _ = writeln!(out, "{}: warning: {w}", s.strategy);

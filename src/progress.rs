@@ -181,8 +181,10 @@ pub fn done_line(s: &Summary) -> String {
     format!(
         "{:.0} ops/s, {} stale reads, {} divergent keys -> {}",
         s.check.throughput_ops_s,
-        s.check.anomalies.stale_reads,
-        s.check.anomalies.divergent_keys,
+        s.check.anomalies.get(crate::checker::stale::CHECKER.name),
+        s.check
+            .anomalies
+            .get(crate::checker::divergence::CHECKER.name),
         output::result_cell(s)
     )
 }

@@ -37,7 +37,7 @@
 //! disappears; new fields may appear without a change.
 
 use crate::checker::{CheckReport, Percentiles};
-use crate::workload::expect::{Expectation, ExpectationResult};
+use crate::expect::{Expectation, ExpectationResult};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 

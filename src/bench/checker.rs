@@ -186,33 +186,14 @@ fn text(f: &CheckerFigures, exp: &Expected, found_ops: u64, found_faults: u64) -
             f.rss_bytes_per_op
         ),
     );
-    let rows: [(&str, u64, u64); 9] = [
+    let mut rows: Vec<(&str, u64, u64)> = vec![
         ("operations", exp.ops, found_ops),
         ("fault events", exp.fault_events, found_faults),
-        ("stale_reads", f.expected.stale_reads, f.found.stale_reads),
-        (
-            "monotonic_read_violations",
-            f.expected.monotonic_read_violations,
-            f.found.monotonic_read_violations,
-        ),
-        (
-            "read_your_writes_violations",
-            f.expected.read_your_writes_violations,
-            f.found.read_your_writes_violations,
-        ),
-        ("dirty_reads", f.expected.dirty_reads, f.found.dirty_reads),
-        (
-            "impossible_reads",
-            f.expected.impossible_reads,
-            f.found.impossible_reads,
-        ),
-        ("lost_writes", f.expected.lost_writes, f.found.lost_writes),
-        (
-            "divergent_keys",
-            f.expected.divergent_keys,
-            f.found.divergent_keys,
-        ),
     ];
+    rows.extend(
+        crate::checker::registry::properties()
+            .map(|p| (p.name, f.expected.get(p.name), f.found.get(p.name))),
+    );
     s.push_str(&format!(
         "{:<29} {:>10} {:>10}\n",
         "injected / found", "expected", "found"

@@ -380,33 +380,33 @@ impl<S: Sink> Gen<'_, S> {
         let an = &mut self.exp.anomalies;
         let t = match n % 6 {
             0 => {
-                an.stale_reads += 1;
+                an.add("stale_reads", 1);
                 let (_, t) = self.write(a, key, t, true, EventType::Ok)?;
                 self.read(b, key, t, old)?
             }
             1 => {
-                an.monotonic_read_violations += 1;
+                an.add("monotonic_read_violations", 1);
                 let (v, t) = self.write(a, key, t, true, EventType::Info)?;
                 let t = self.read(b, key, t, v)?;
                 self.read(b, key, t, old)?
             }
             2 => {
-                an.read_your_writes_violations += 1;
-                an.stale_reads += 1;
+                an.add("read_your_writes_violations", 1);
+                an.add("stale_reads", 1);
                 let (_, t) = self.write(a, key, t, true, EventType::Ok)?;
                 self.read(a, key, t, old)?
             }
             3 => {
-                an.dirty_reads += 1;
+                an.add("dirty_reads", 1);
                 let (v, t) = self.write(a, key, t, false, EventType::Fail)?;
                 self.read(b, key, t, v)?
             }
             4 => {
-                an.impossible_reads += 1;
+                an.add("impossible_reads", 1);
                 self.read(b, key, t, -1 - n as i64)?
             }
             _ => {
-                an.lost_writes += 1;
+                an.add("lost_writes", 1);
                 self.write(a, key, t, false, EventType::Ok)?.1
             }
         };
@@ -545,7 +545,7 @@ pub fn generate<S: Sink>(cfg: &SimConfig, sink: &mut S) -> std::io::Result<Expec
         let st = g.keys[k as usize];
         let divergent = k % 50 == 0 && st.version > 1;
         let cache = if divergent {
-            g.exp.anomalies.divergent_keys += 1;
+            g.exp.anomalies.add("divergent_keys", 1);
             Some(k)
         } else if rng.below(2) == 0 {
             Some(st.value)

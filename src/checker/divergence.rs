@@ -9,12 +9,22 @@
 //! ground truth is incomplete and gives a warning (not an anomaly).
 
 use super::fasthash::FastSet;
-use super::findings::{Findings, Property};
+use super::findings::Findings;
 use super::ops::Run;
+use super::registry::Checker;
 use super::truth::{KeyData, NO_ACK, NO_IDX, POS_NONE};
 use super::{Anomaly, Divergence, Input};
 
-pub const PROPERTIES: &[Property] = &[Property::DivergentKeys];
+pub static CHECKER: Checker = Checker {
+    name: "divergent_keys",
+    verdict: true,
+    label: "divergent keys",
+    column: Some("diverg"),
+    shorthand: Some("converges"),
+    alarm: None,
+    figures: &[],
+    check,
+};
 
 pub fn check(input: &Input<'_>) -> Result<Findings, String> {
     let mut out = Findings::new(input.opts);
@@ -31,7 +41,7 @@ pub fn check(input: &Input<'_>) -> Result<Findings, String> {
             dup_first.get_or_insert(f.key);
             continue;
         }
-        out.judged(Property::DivergentKeys);
+        out.judged();
         let kd = run.keys.find(f.key);
         let last = kd.and_then(|k| k.versions.last()).map(|v| v.value);
         if f.db != last {
@@ -53,7 +63,7 @@ pub fn check(input: &Input<'_>) -> Result<Findings, String> {
             ttl_repairs,
         });
         let start = db_ack(kd, f.db);
-        out.flag(Property::DivergentKeys, start, || {
+        out.flag(start, || {
             explain(
                 run,
                 kd,
@@ -185,7 +195,7 @@ mod tests {
             &commits(),
             &[fin(7, Some(3), Some(2), Some(41200))],
         );
-        assert_eq!(r.anomalies.divergent_keys, 1);
+        assert_eq!(r.anomalies["divergent_keys"], 1);
         assert_eq!(r.verdicts["divergent_keys"], Verdict::Invalid);
         let d = &r.divergent[0];
         assert_eq!(
@@ -204,14 +214,14 @@ mod tests {
     fn an_absent_or_equal_cache_entry_is_fine() {
         let finals = [fin(7, Some(3), None, None), fin(8, None, None, None)];
         let r = check_final(&history(), &commits(), &finals);
-        assert_eq!(r.anomalies.divergent_keys, 0);
+        assert_eq!(r.anomalies["divergent_keys"], 0);
         assert_eq!(r.verdicts["divergent_keys"], Verdict::Valid);
         let r = check_final(
             &history(),
             &commits(),
             &[fin(7, Some(3), Some(3), Some(-1))],
         );
-        assert_eq!(r.anomalies.divergent_keys, 0);
+        assert_eq!(r.anomalies["divergent_keys"], 0);
         assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     }
 
@@ -226,7 +236,7 @@ mod tests {
             ..Default::default()
         };
         let r = check_events(&history(), &commits(), &finals, &opts);
-        assert_eq!(r.anomalies.divergent_keys, 2);
+        assert_eq!(r.anomalies["divergent_keys"], 2);
         assert_eq!(r.divergent[0].ttl_repairs, Some(false));
         assert_eq!(r.divergent[1].ttl_repairs, Some(true));
         let ex = examples(&r, "divergent_keys");
@@ -249,7 +259,7 @@ mod tests {
     #[test]
     fn a_database_value_other_than_the_last_commit_is_a_warning() {
         let r = check_final(&history(), &commits(), &[fin(7, Some(2), None, None)]);
-        assert_eq!(r.anomalies.divergent_keys, 0);
+        assert_eq!(r.anomalies["divergent_keys"], 0);
         assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
         assert!(r.warnings[0].contains("key 7 holds 2 but the last commit is 3"));
     }

@@ -1,85 +1,98 @@
-//! What one checker hands back: counts per property, whether it had anything to judge, a bounded
-//! set of examples with their evidence, and the distributions it measured.
+//! What one checker hands back: the count of its property, whether it had anything to judge, a
+//! bounded set of examples with their evidence, and the distributions it measured; and the
+//! anomaly counts of a whole check.
 
-use super::{Anomaly, AnomalyCounts, CheckOptions, Divergence, Staleness, Window};
+use super::{Anomaly, CheckOptions, Divergence, Staleness, Window};
+use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 /// Examples kept per anomaly kind when [`CheckOptions::max_examples_per_kind`] is 0.
 pub const DEFAULT_MAX_EXAMPLES: usize = 20;
 
-/// A property the checker judges. Its [`name`](Property::name) is the field of
-/// [`AnomalyCounts`], the key of `CheckReport::verdicts` and the `kind` of an [`Anomaly`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Property {
-    StaleReads,
-    DivergentKeys,
-    DirtyReads,
-    LostWrites,
-    MonotonicReadViolations,
-    ReadYourWritesViolations,
-    ImpossibleReads,
+/// Exact anomaly counts, one per judged property of the [registry](super::registry), in
+/// report order. summary.json shows them as an object (`{"stale_reads": 3, ...}`); a name the
+/// registry does not know (from a newer or older cachecheck) is kept as it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnomalyCounts {
+    counts: Vec<(String, u64)>,
 }
 
-impl Property {
-    /// Every property, in report order.
-    pub const ALL: [Property; 7] = [
-        Property::StaleReads,
-        Property::DivergentKeys,
-        Property::DirtyReads,
-        Property::LostWrites,
-        Property::MonotonicReadViolations,
-        Property::ReadYourWritesViolations,
-        Property::ImpossibleReads,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Property::StaleReads => "stale_reads",
-            Property::DivergentKeys => "divergent_keys",
-            Property::DirtyReads => "dirty_reads",
-            Property::LostWrites => "lost_writes",
-            Property::MonotonicReadViolations => "monotonic_read_violations",
-            Property::ReadYourWritesViolations => "read_your_writes_violations",
-            Property::ImpossibleReads => "impossible_reads",
+impl Default for AnomalyCounts {
+    /// Every registered property at 0.
+    fn default() -> Self {
+        AnomalyCounts {
+            counts: super::registry::properties()
+                .map(|p| (p.name.to_string(), 0))
+                .collect(),
         }
-    }
-
-    /// The property with this name, if any.
-    pub fn from_name(name: &str) -> Option<Property> {
-        Property::ALL.into_iter().find(|p| p.name() == name)
-    }
-
-    fn index(self) -> usize {
-        self as usize
     }
 }
 
 impl AnomalyCounts {
-    /// The count of one property.
-    pub fn get(&self, p: Property) -> u64 {
-        match p {
-            Property::StaleReads => self.stale_reads,
-            Property::DivergentKeys => self.divergent_keys,
-            Property::DirtyReads => self.dirty_reads,
-            Property::LostWrites => self.lost_writes,
-            Property::MonotonicReadViolations => self.monotonic_read_violations,
-            Property::ReadYourWritesViolations => self.read_your_writes_violations,
-            Property::ImpossibleReads => self.impossible_reads,
+    /// The count of the property `name` (0 when absent).
+    pub fn get(&self, name: &str) -> u64 {
+        self.counts
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, c)| *c)
+    }
+
+    /// Sets the count of the property `name`.
+    pub fn set(&mut self, name: &str, v: u64) {
+        match self.counts.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = v,
+            None => self.counts.push((name.to_string(), v)),
         }
     }
 
-    pub(crate) fn set(&mut self, p: Property, v: u64) {
-        let slot = match p {
-            Property::StaleReads => &mut self.stale_reads,
-            Property::DivergentKeys => &mut self.divergent_keys,
-            Property::DirtyReads => &mut self.dirty_reads,
-            Property::LostWrites => &mut self.lost_writes,
-            Property::MonotonicReadViolations => &mut self.monotonic_read_violations,
-            Property::ReadYourWritesViolations => &mut self.read_your_writes_violations,
-            Property::ImpossibleReads => &mut self.impossible_reads,
-        };
-        *slot = v;
+    /// Adds `n` to the count of the property `name`.
+    pub fn add(&mut self, name: &str, n: u64) {
+        let v = self.get(name);
+        self.set(name, v + n);
+    }
+
+    /// (name, count) in report order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.counts.iter().map(|(n, c)| (n.as_str(), *c))
+    }
+
+    /// Every anomaly counted.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|(_, c)| c).sum()
+    }
+}
+
+impl std::ops::Index<&str> for AnomalyCounts {
+    type Output = u64;
+    fn index(&self, name: &str) -> &u64 {
+        const ZERO: u64 = 0;
+        self.counts
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(&ZERO, |(_, c)| c)
+    }
+}
+
+impl Serialize for AnomalyCounts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.counts.len()))?;
+        for (n, c) in &self.counts {
+            m.serialize_entry(n, c)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for AnomalyCounts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let read: std::collections::BTreeMap<String, u64> = Deserialize::deserialize(d)?;
+        let mut out = AnomalyCounts::default();
+        for (n, c) in read {
+            out.set(&n, c);
+        }
+        Ok(out)
     }
 }
 
@@ -107,14 +120,14 @@ impl Ord for Kept {
     }
 }
 
-/// The result of one checker.
+/// The result of one checker: the count of its property and its earliest examples.
 pub struct Findings {
-    counts: [u64; 7],
-    judged: [bool; 7],
+    count: u64,
+    judged: bool,
     cap: usize,
     seq: u64,
-    /// Max-heaps, so the latest kept example is the one to evict.
-    kept: [BinaryHeap<Kept>; 7],
+    /// A max-heap, so the latest kept example is the one to evict.
+    kept: BinaryHeap<Kept>,
     pub staleness: Option<Staleness>,
     pub window: Option<Window>,
     pub divergent: Vec<Divergence>,
@@ -128,11 +141,11 @@ impl Findings {
             n => n,
         };
         Findings {
-            counts: [0; 7],
-            judged: [false; 7],
+            count: 0,
+            judged: false,
             cap,
             seq: 0,
-            kept: Default::default(),
+            kept: BinaryHeap::new(),
             staleness: None,
             window: None,
             divergent: Vec::new(),
@@ -140,51 +153,52 @@ impl Findings {
         }
     }
 
-    /// Records that `p` had something to judge (so a zero count means valid, not unknown).
-    pub fn judged(&mut self, p: Property) {
-        self.judged[p.index()] = true;
+    /// Records that the property had something to judge (so a zero count means valid, not
+    /// unknown).
+    pub fn judged(&mut self) {
+        self.judged = true;
     }
 
-    /// Counts one anomaly of `p`. `make` builds its evidence; it is called only when the example
-    /// is kept (the earliest `cap` examples by `start_ns` are kept), so flagging is cheap.
-    /// `make` leaves `kind` empty; it is filled in here.
-    pub fn flag(&mut self, p: Property, start_ns: u64, make: impl FnOnce() -> Anomaly) {
-        let i = p.index();
-        self.counts[i] += 1;
-        self.judged[i] = true;
-        let heap = &mut self.kept[i];
-        if heap.len() >= self.cap {
-            match heap.peek() {
+    /// Counts one anomaly. `make` builds its evidence; it is called only when the example is
+    /// kept (the earliest `cap` examples by `start_ns` are kept), so flagging is cheap. `make`
+    /// leaves `kind` empty: the composition fills in the checker's name.
+    pub fn flag(&mut self, start_ns: u64, make: impl FnOnce() -> Anomaly) {
+        self.count += 1;
+        self.judged = true;
+        if self.kept.len() >= self.cap {
+            match self.kept.peek() {
                 Some(latest) if latest.start_ns > start_ns => {
-                    heap.pop();
+                    self.kept.pop();
                 }
                 _ => return,
             }
         }
-        let mut anomaly = make();
-        anomaly.kind = p.name().to_string();
+        let anomaly = make();
         self.seq += 1;
-        heap.push(Kept {
+        self.kept.push(Kept {
             start_ns,
             seq: self.seq,
             anomaly,
         });
     }
 
-    pub fn count(&self, p: Property) -> u64 {
-        self.counts[p.index()]
+    pub fn count(&self) -> u64 {
+        self.count
     }
 
-    pub fn was_judged(&self, p: Property) -> bool {
-        self.judged[p.index()]
+    pub fn was_judged(&self) -> bool {
+        self.judged
     }
 
-    /// The kept examples of `p`, earliest first.
-    pub fn take_examples(&mut self, p: Property) -> Vec<Anomaly> {
-        let heap = std::mem::take(&mut self.kept[p.index()]);
+    /// The kept examples, earliest first, each with `kind` set.
+    pub fn take_examples(&mut self, kind: &str) -> Vec<Anomaly> {
+        let heap = std::mem::take(&mut self.kept);
         heap.into_sorted_vec()
             .into_iter()
-            .map(|k| k.anomaly)
+            .map(|k| Anomaly {
+                kind: kind.to_string(),
+                ..k.anomaly
+            })
             .collect()
     }
 }
@@ -209,12 +223,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip_and_match_the_count_fields() {
+    fn counts_list_every_property_and_keep_unknown_names() {
         let json = serde_json::to_value(AnomalyCounts::default()).unwrap();
-        for p in Property::ALL {
-            assert_eq!(Property::from_name(p.name()), Some(p));
-            assert!(json.get(p.name()).is_some(), "{}", p.name());
+        for p in super::super::registry::properties() {
+            assert_eq!(json.get(p.name), Some(&serde_json::json!(0)), "{}", p.name);
         }
+        let read: AnomalyCounts =
+            serde_json::from_str(r#"{"stale_reads": 3, "from_the_future": 2}"#).unwrap();
+        assert_eq!((read["stale_reads"], read["dirty_reads"]), (3, 0));
+        assert_eq!(read.get("from_the_future"), 2);
+        assert_eq!(read.total(), 5);
     }
 
     #[test]
@@ -225,13 +243,13 @@ mod tests {
         };
         let mut f = Findings::new(&opts);
         for t in [50u64, 10, 40, 30, 20] {
-            f.flag(Property::DirtyReads, t, || Anomaly {
+            f.flag(t, || Anomaly {
                 start_ns: t,
                 ..Default::default()
             });
         }
-        assert_eq!(f.count(Property::DirtyReads), 5);
-        let ex = f.take_examples(Property::DirtyReads);
+        assert_eq!(f.count(), 5);
+        let ex = f.take_examples("dirty_reads");
         let starts: Vec<u64> = ex.iter().map(|a| a.start_ns).collect();
         assert_eq!(starts, vec![10, 20]);
         assert_eq!(ex[0].kind, "dirty_reads");
@@ -248,11 +266,8 @@ mod tests {
     fn zero_means_the_default_number_of_examples() {
         let mut f = Findings::new(&CheckOptions::default());
         for t in 0..100 {
-            f.flag(Property::LostWrites, t, Anomaly::default);
+            f.flag(t, Anomaly::default);
         }
-        assert_eq!(
-            f.take_examples(Property::LostWrites).len(),
-            DEFAULT_MAX_EXAMPLES
-        );
+        assert_eq!(f.take_examples("lost_writes").len(), DEFAULT_MAX_EXAMPLES);
     }
 }

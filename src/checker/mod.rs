@@ -5,30 +5,38 @@
 //!
 //! * [`ops`]: pairs the history's events into operations, grouped per key, resolved against
 //!   the ground truth ([`truth`]: committed versions per key, acknowledgement times).
-//! * One file per checker, each a pure function `Input -> Findings` registered in [`CHECKERS`]:
-//!   [`stale`] (stale reads, staleness), [`window`] (inconsistency windows), [`session`]
-//!   (monotonic reads, read-your-writes), [`values`] (dirty, impossible reads, lost writes),
-//!   [`divergence`] (cache vs database after quiescence).
-//! * [`findings`]: what a checker returns (counts, examples with evidence); [`stats`]:
-//!   distributions, operation counts and latency; [`fasthash`]: the maps' hasher.
+//! * One file per property, each a pure function `Input -> Findings` registered by name in
+//!   [`registry::CHECKERS`]: [`stale`] (stale reads, staleness), [`window`] (inconsistency
+//!   windows, figures only), [`divergence`] (cache vs database after quiescence), [`dirty`],
+//!   [`lost`], [`monotonic`], [`read_your_writes`], [`impossible`]; [`values`]: what the value
+//!   checkers share.
+//! * [`findings`]: what a checker returns (its count, examples with evidence) and the counts of
+//!   a check; [`stats`]: distributions, operation counts and latency; [`fasthash`]: the maps'
+//!   hasher.
 //!
 //! Checkers compose like Jepsen's `compose`: each judges its own properties; one that fails (an
 //! error or a panic) makes its properties `unknown` with a warning, never a crash; the merged
 //! verdict is invalid over unknown over valid. The whole check is linear in the history's length
 //! (plus a sort of each key's acknowledged versions).
 
+pub mod dirty;
 pub mod divergence;
 pub mod fasthash;
 pub mod findings;
+pub mod impossible;
+pub mod lost;
+pub mod monotonic;
 pub mod ops;
-pub mod session;
+pub mod read_your_writes;
+pub mod registry;
 pub mod stale;
 pub mod stats;
 pub mod truth;
 pub mod values;
 pub mod window;
 
-pub use findings::Property;
+pub use findings::AnomalyCounts;
+pub use registry::{Checker, CHECKERS};
 
 use crate::history::files::{
     for_each_event, read_commits, read_final, FileError, COMMITS_FILE, FINAL_FILE, HISTORY_FILE,
@@ -108,18 +116,6 @@ pub struct LatencyReport {
     pub write: Percentiles,
 }
 
-/// Exact anomaly counts; each field is a [`Property`] name.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AnomalyCounts {
-    pub stale_reads: u64,
-    pub divergent_keys: u64,
-    pub dirty_reads: u64,
-    pub lost_writes: u64,
-    pub monotonic_read_violations: u64,
-    pub read_your_writes_violations: u64,
-    pub impossible_reads: u64,
-}
-
 /// How stale the stale reads were (see [`stale`]): in ms, and in versions.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Staleness {
@@ -148,7 +144,7 @@ pub struct Divergence {
 
 /// One anomaly and its evidence.
 ///
-/// * `kind`: the [`Property`] it violates (a key of [`CheckReport::verdicts`]);
+/// * `kind`: the property it violates (a [`Checker`]'s name, a key of [`CheckReport::verdicts`]);
 /// * `events`: 0-based line indexes in history.jsonl of the events that show it, ascending
 ///   (e.g. a stale read's invoke and ok, and the ok of the write that superseded it);
 /// * `start_ns`..`end_ns`: the span of that evidence in run time (for a stale read: from the
@@ -194,7 +190,7 @@ pub struct CheckReport {
     pub anomalies: AnomalyCounts,
     pub staleness: Staleness,
     pub inconsistency_window: Window,
-    /// Per [`Property`] name.
+    /// Per property name (see [`registry`]).
     pub verdicts: BTreeMap<String, Verdict>,
     /// All verdicts merged: invalid over unknown over valid.
     pub verdict: Verdict,
@@ -213,43 +209,6 @@ pub struct Input<'a> {
     pub finals: Option<&'a [FinalState]>,
     pub opts: &'a CheckOptions,
 }
-
-/// A checker: a name, the properties it judges, and the pure function.
-#[derive(Clone, Copy)]
-pub struct Checker {
-    pub name: &'static str,
-    pub properties: &'static [Property],
-    pub check: fn(&Input<'_>) -> Result<findings::Findings, String>,
-}
-
-/// Every checker, in report order. Adding one is adding a file and a line here.
-pub const CHECKERS: &[Checker] = &[
-    Checker {
-        name: "stale",
-        properties: stale::PROPERTIES,
-        check: stale::check,
-    },
-    Checker {
-        name: "window",
-        properties: &[],
-        check: window::check,
-    },
-    Checker {
-        name: "session",
-        properties: session::PROPERTIES,
-        check: session::check,
-    },
-    Checker {
-        name: "values",
-        properties: values::PROPERTIES,
-        check: values::check,
-    },
-    Checker {
-        name: "divergence",
-        properties: divergence::PROPERTIES,
-        check: divergence::check,
-    },
-];
 
 /// Checks the run directory `dir` (history.jsonl, commits.jsonl, final.jsonl).
 pub fn check_dir(dir: &Path, opts: &CheckOptions) -> Result<CheckReport, FileError> {
@@ -334,7 +293,7 @@ pub fn check_run(
     run: &Run,
     finals: Option<&[FinalState]>,
     opts: &CheckOptions,
-    checkers: &[Checker],
+    checkers: &[&Checker],
 ) -> CheckReport {
     let stats = &run.stats;
     let duration_s = stats.duration_ns() as f64 / 1e9;
@@ -352,42 +311,38 @@ pub fn check_run(
         ..CheckReport::default()
     };
     let input = Input { run, finals, opts };
-    let mut verdicts: BTreeMap<Property, Verdict> = Property::ALL
-        .iter()
-        .map(|&p| (p, Verdict::Unknown))
+    // Every registered property starts unknown; a checker that runs judges its own.
+    let mut verdicts: BTreeMap<String, Verdict> = registry::properties()
+        .map(|p| (p.name.to_string(), Verdict::Unknown))
         .collect();
-    let mut examples = Vec::new();
     for c in checkers {
         let result = catch_unwind(AssertUnwindSafe(|| (c.check)(&input)))
             .unwrap_or_else(|panic| Err(panic_message(&*panic)));
         let mut f = match result {
             Ok(f) => f,
             Err(msg) => {
-                let props: Vec<&str> = c.properties.iter().map(|p| p.name()).collect();
                 report.warnings.push(format!(
                     "checker {} failed ({msg}); unknown: {}",
                     c.name,
-                    if props.is_empty() {
-                        "its measurements".to_string()
+                    if c.verdict {
+                        c.name
                     } else {
-                        props.join(", ")
+                        "its measurements"
                     }
                 ));
                 continue;
             }
         };
-        for &p in c.properties {
-            let n = f.count(p);
-            report.anomalies.set(p, n);
-            verdicts.insert(
-                p,
-                match (n, f.was_judged(p)) {
-                    (n, _) if n > 0 => Verdict::Invalid,
-                    (_, true) => Verdict::Valid,
-                    _ => Verdict::Unknown,
-                },
-            );
-            examples.push((p, f.take_examples(p)));
+        if c.verdict {
+            let n = f.count();
+            report.anomalies.set(c.name, n);
+            let v = match (n, f.was_judged()) {
+                (n, _) if n > 0 => Verdict::Invalid,
+                (_, true) => Verdict::Valid,
+                _ => Verdict::Unknown,
+            };
+            verdicts.insert(c.name.to_string(), v);
+            report.examples.append(&mut f.take_examples(c.name));
         }
         if let Some(s) = f.staleness.take() {
             report.staleness = s;
@@ -398,13 +353,8 @@ pub fn check_run(
         report.divergent.append(&mut f.divergent);
         report.warnings.append(&mut f.warnings);
     }
-    examples.sort_by_key(|(p, _)| *p);
-    report.examples = examples.into_iter().flat_map(|(_, e)| e).collect();
     report.verdict = verdicts.values().fold(Verdict::Valid, |a, &v| a.merge(v));
-    report.verdicts = verdicts
-        .into_iter()
-        .map(|(p, v)| (p.name().to_string(), v))
-        .collect();
+    report.verdicts = verdicts;
     report
 }
 

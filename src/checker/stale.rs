@@ -14,13 +14,33 @@
 //! acknowledged before t" by binary search; a suffix minimum over positions answers "first
 //! acknowledgement above n". O(r log w + w log w) per key.
 
-use super::findings::{millis, secs, Findings, Property};
+use super::findings::{millis, secs, Findings};
 use super::ops::Op;
+use super::registry::{Better, Checker, Figure};
 use super::stats::Dist;
 use super::truth::{KeyData, NO_ACK, NO_IDX};
 use super::{Anomaly, Input, Staleness};
 
-pub const PROPERTIES: &[Property] = &[Property::StaleReads];
+pub static CHECKER: Checker = Checker {
+    name: "stale_reads",
+    verdict: true,
+    label: "stale reads",
+    column: Some("stale"),
+    shorthand: None,
+    alarm: None,
+    figures: &[
+        Figure::named("stale_p50_ms", "staleness.time_ms.p50"),
+        Figure::named("stale_p90_ms", "staleness.time_ms.p90"),
+        Figure::named("stale_p99_ms", "staleness.time_ms.p99")
+            .compared("staleness p99 ms", Better::Lower)
+            .column("stale p99"),
+        Figure::named("stale_p999_ms", "staleness.time_ms.p999"),
+        Figure::named("stale_max_ms", "staleness.time_ms.max")
+            .compared("staleness max ms", Better::Lower),
+        Figure::named("stale_versions_max", "staleness.versions.max"),
+    ],
+    check,
+};
 
 pub fn check(input: &Input<'_>) -> Result<Findings, String> {
     let mut out = Findings::new(input.opts);
@@ -31,7 +51,7 @@ pub fn check(input: &Input<'_>) -> Result<Findings, String> {
         if reads.peek().is_none() {
             continue;
         }
-        out.judged(Property::StaleReads);
+        out.judged();
         let acks = AckIndex::new(kd);
         for op in reads {
             let Some(newest) = acks.newest_before(op.inv_ns) else {
@@ -46,7 +66,7 @@ pub fn check(input: &Input<'_>) -> Result<Findings, String> {
             let dv = u64::try_from(dv.max(0)).unwrap_or(u64::MAX);
             time.record(dt);
             versions.record(dv);
-            out.flag(Property::StaleReads, first_ns, || {
+            out.flag(first_ns, || {
                 explain(kd, op, newest, first_pos, first_ns, dv)
             });
         }
@@ -161,7 +181,7 @@ mod tests {
             ok_r(31, 2, 7, Some(7)),
         ];
         let r = check(&h, &[initial(7, 1, 7), commit(7, 2, 42)]);
-        assert_eq!(r.anomalies.stale_reads, 1);
+        assert_eq!(r.anomalies["stale_reads"], 1);
         assert_eq!(r.verdicts["stale_reads"], Verdict::Invalid);
         assert_eq!(r.staleness.time_ms.max, 10.0);
         assert_eq!(r.staleness.versions.max, 1.0);
@@ -184,7 +204,7 @@ mod tests {
             ok_w(20, 1, 7, 42),
         ];
         let r = check(&h, &[initial(7, 1, 7), commit(7, 2, 42)]);
-        assert_eq!(r.anomalies.stale_reads, 0);
+        assert_eq!(r.anomalies["stale_reads"], 0);
         assert_eq!(r.verdicts["stale_reads"], Verdict::Valid);
         assert_eq!(r.staleness.time_ms.count, 0);
     }
@@ -198,11 +218,11 @@ mod tests {
             inv_r(20, 2, 7),
             ok_r(21, 2, 7, Some(7)),
         ];
-        assert_eq!(check(&at, &commits).anomalies.stale_reads, 0);
+        assert_eq!(check(&at, &commits).anomalies["stale_reads"], 0);
         let mut just_after = at.clone();
         just_after[2].time += 1; // 1 ns after the acknowledgement
         let r = check(&just_after, &commits);
-        assert_eq!(r.anomalies.stale_reads, 1);
+        assert_eq!(r.anomalies["stale_reads"], 1);
         assert_eq!(r.staleness.time_ms.max, 0.000001);
     }
 
@@ -231,7 +251,7 @@ mod tests {
             commit(7, 5, 5),
         ];
         let r = check(&h, &commits);
-        assert_eq!(r.anomalies.stale_reads, 2);
+        assert_eq!(r.anomalies["stale_reads"], 2);
         let s = &r.staleness;
         assert_eq!((s.time_ms.count, s.time_ms.max), (2, 30.0));
         assert!(approx(s.time_ms.p50, 15.0), "{:?}", s.time_ms);
@@ -263,7 +283,7 @@ mod tests {
         ];
         let commits = [initial(7, 1, 1), commit(7, 2, 2), commit(7, 3, 3)];
         let r = check(&h, &commits);
-        assert_eq!(r.anomalies.stale_reads, 2);
+        assert_eq!(r.anomalies["stale_reads"], 2);
         assert_eq!(r.staleness.time_ms.max, 15.0); // 25 - 10: v3 superseded v2
         assert_eq!(r.staleness.versions.max, 2.0); // v3 - v1
     }
@@ -277,8 +297,8 @@ mod tests {
             ok_r(4, 2, 9, None),
         ];
         let r = check(&h, &[commit(9, 1, 5)]);
-        assert_eq!(r.anomalies.stale_reads, 1);
-        assert_eq!(r.anomalies.impossible_reads, 0);
+        assert_eq!(r.anomalies["stale_reads"], 1);
+        assert_eq!(r.anomalies["impossible_reads"], 0);
         assert!(examples(&r, "stale_reads")[0]
             .explanation
             .contains("returned v0 (absent)"));
@@ -293,7 +313,7 @@ mod tests {
             ok_r(31, 2, 7, Some(7)),
         ];
         let r = check(&h, &[initial(7, 1, 7), commit(7, 2, 42)]);
-        assert_eq!(r.anomalies.stale_reads, 0);
+        assert_eq!(r.anomalies["stale_reads"], 0);
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! acknowledged write the share is undefined and `nines` is empty.
 
 use super::findings::Findings;
+use super::registry::{Better, Checker, Figure};
 use super::stats::Dist;
 use super::{Input, Window};
 use crate::checker::truth::NO_ACK;
@@ -26,6 +27,33 @@ pub const NINES: [(&str, u64); 5] = [
     ("1s", 1_000_000_000),
     ("10s", 10_000_000_000),
 ];
+
+pub static CHECKER: Checker = Checker {
+    name: "window",
+    verdict: false,
+    label: "inconsistency windows",
+    column: None,
+    shorthand: None,
+    alarm: None,
+    figures: &[
+        Figure::named("window_p50_ms", "inconsistency_window.ms.p50"),
+        Figure::named("window_p90_ms", "inconsistency_window.ms.p90"),
+        Figure::named("window_p99_ms", "inconsistency_window.ms.p99")
+            .compared("window p99 ms", Better::Lower)
+            .needs("inconsistency_window.writes")
+            .column("window p99"),
+        Figure::named("window_p999_ms", "inconsistency_window.ms.p999"),
+        Figure::named("window_max_ms", "inconsistency_window.ms.max"),
+        Figure::named("nines_1ms", "inconsistency_window.nines.1ms"),
+        Figure::named("nines_10ms", "inconsistency_window.nines.10ms"),
+        Figure::named("nines_100ms", "inconsistency_window.nines.100ms")
+            .compared("writes consistent within 100 ms", Better::Higher),
+        Figure::named("nines_1s", "inconsistency_window.nines.1s")
+            .compared("writes consistent within 1 s", Better::Higher),
+        Figure::named("nines_10s", "inconsistency_window.nines.10s"),
+    ],
+    check,
+};
 
 pub fn check(input: &Input<'_>) -> Result<Findings, String> {
     let mut out = Findings::new(input.opts);

@@ -63,7 +63,7 @@ pub fn page(result: &Path, pages: &[StrategyPage], errors: &[String]) -> String 
 /// The terminal table's rows as an HTML table.
 fn summary_table(summaries: &[Summary]) -> String {
     let mut h = String::from("<table><thead><tr>");
-    for c in output::HEADERS {
+    for c in output::headers() {
         let _ = write!(h, "<th>{}</th>", esc(c));
     }
     h.push_str("</tr></thead><tbody>");

@@ -32,10 +32,8 @@
 //!
 //! Unknown fields are errors; every error names the field and the file.
 
-pub mod expect;
-
+use crate::expect::Expectation;
 use crate::infra::InfraConfig;
-use expect::Expectation;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

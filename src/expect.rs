@@ -1,70 +1,40 @@
 //! Expectations: `expect = ["converges", "dirty_reads == 0", "stale_p99_ms < 50"]`.
 //!
-//! An expectation is `converges` (shorthand for `divergent_keys == 0`) or `METRIC OP NUMBER`
-//! with OP one of `==`, `!=`, `<`, `<=`, `>`, `>=`. METRIC is a short name from [`ALIASES`] or
-//! a dotted path to a number in summary.json (e.g. `inconsistency_window.ms.p999`).
+//! An expectation is a property's shorthand (`converges`: `divergent_keys == 0`) or `METRIC OP
+//! NUMBER` with OP one of `==`, `!=`, `<`, `<=`, `>`, `>=`. METRIC is a short name ([`aliases`]:
+//! every property's name and every figure of the checker's
+//! [registry](crate::checker::registry), and [`RUN_FIGURES`]) or a dotted path to a number in
+//! summary.json (e.g. `inconsistency_window.ms.p999`).
 
+use crate::checker::registry::{self, Figure};
 use serde::{Deserialize, Serialize};
 
-/// Short metric names and the summary.json path each stands for.
-pub const ALIASES: &[(&str, &str)] = &[
-    ("stale_reads", "anomalies.stale_reads"),
-    ("divergent_keys", "anomalies.divergent_keys"),
-    ("dirty_reads", "anomalies.dirty_reads"),
-    ("lost_writes", "anomalies.lost_writes"),
-    (
-        "monotonic_read_violations",
-        "anomalies.monotonic_read_violations",
-    ),
-    (
-        "read_your_writes_violations",
-        "anomalies.read_your_writes_violations",
-    ),
-    ("impossible_reads", "anomalies.impossible_reads"),
-    ("stale_p50_ms", "staleness.time_ms.p50"),
-    ("stale_p90_ms", "staleness.time_ms.p90"),
-    ("stale_p99_ms", "staleness.time_ms.p99"),
-    ("stale_p999_ms", "staleness.time_ms.p999"),
-    ("stale_max_ms", "staleness.time_ms.max"),
-    ("stale_versions_max", "staleness.versions.max"),
-    ("window_p50_ms", "inconsistency_window.ms.p50"),
-    ("window_p90_ms", "inconsistency_window.ms.p90"),
-    ("window_p99_ms", "inconsistency_window.ms.p99"),
-    ("window_p999_ms", "inconsistency_window.ms.p999"),
-    ("window_max_ms", "inconsistency_window.ms.max"),
-    ("nines_1ms", "inconsistency_window.nines.1ms"),
-    ("nines_10ms", "inconsistency_window.nines.10ms"),
-    ("nines_100ms", "inconsistency_window.nines.100ms"),
-    ("nines_1s", "inconsistency_window.nines.1s"),
-    ("nines_10s", "inconsistency_window.nines.10s"),
-    ("read_p50_ms", "latency_ms.read.p50"),
-    ("read_p99_ms", "latency_ms.read.p99"),
-    ("write_p50_ms", "latency_ms.write.p50"),
-    ("write_p99_ms", "latency_ms.write.p99"),
-    ("ops_per_s", "throughput_ops_s"),
-    ("reads_ok", "ops.read.ok"),
-    ("writes_ok", "ops.write.ok"),
-    ("reads_info", "ops.read.info"),
-    ("writes_info", "ops.write.info"),
-    ("reads_fail", "ops.read.fail"),
-    ("writes_fail", "ops.write.fail"),
-    ("binlog_lag_p50_ms", "binlog_lag_ms.p50"),
-    ("binlog_lag_p99_ms", "binlog_lag_ms.p99"),
-    ("binlog_lag_max_ms", "binlog_lag_ms.max"),
+/// Figures the run reports beside the checker's (strategy and topology measurements).
+pub static RUN_FIGURES: &[Figure] = &[
+    Figure::named("binlog_lag_p50_ms", "binlog_lag_ms.p50"),
+    Figure::named("binlog_lag_p99_ms", "binlog_lag_ms.p99"),
+    Figure::named("binlog_lag_max_ms", "binlog_lag_ms.max"),
 ];
 
-/// Top-level summary.json sections a dotted path may start with.
-const SECTIONS: &[&str] = &[
-    "anomalies",
-    "staleness",
-    "inconsistency_window",
-    "latency_ms",
-    "ops",
-    "binlog_lag_ms",
-    "throughput_ops_s",
-    "duration_s",
-    "extra",
-];
+/// Every short metric name and the summary.json path it stands for: the properties' counts,
+/// the checker's figures, the run's figures.
+pub fn aliases() -> impl Iterator<Item = (&'static str, String)> {
+    registry::properties()
+        .map(|p| (p.name, registry::count_path(p)))
+        .chain(
+            registry::figures()
+                .chain(RUN_FIGURES.iter())
+                .map(|f| (f.name, f.path.to_string())),
+        )
+}
+
+/// Top-level summary.json sections a dotted path may start with: those of every named figure,
+/// plus these.
+const SECTIONS: &[&str] = &["anomalies", "duration_s", "extra"];
+
+fn is_section(first: &str) -> bool {
+    SECTIONS.contains(&first) || aliases().any(|(_, path)| path.split('.').next() == Some(first))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Cmp {
@@ -118,10 +88,10 @@ pub struct ExpectationResult {
 impl Expectation {
     pub fn parse(s: &str) -> Result<Expectation, String> {
         let t = s.trim();
-        if t == "converges" {
+        if let Some(p) = registry::properties().find(|p| p.shorthand == Some(t)) {
             return Ok(Expectation {
                 expr: t.into(),
-                path: "anomalies.divergent_keys".into(),
+                path: registry::count_path(p),
                 cmp: Cmp::Eq,
                 value: 0.0,
             });
@@ -147,7 +117,7 @@ impl Expectation {
             .parse()
             .map_err(|_| format!("`{t}`: `{number}` is not a number"))?;
         let path = resolve(metric).ok_or_else(|| {
-            let names: Vec<&str> = ALIASES.iter().map(|(a, _)| *a).collect();
+            let names: Vec<&str> = aliases().map(|(a, _)| a).collect();
             format!(
                 "`{t}`: unknown metric `{metric}` (use one of {} or a summary.json path such as anomalies.stale_reads)",
                 names.join(", ")
@@ -172,21 +142,21 @@ impl Expectation {
     }
 }
 
-/// The value of `metric` (a short name from [`ALIASES`] or a summary.json path) in a summary
+/// The value of `metric` (a short name from [`aliases`] or a summary.json path) in a summary
 /// as JSON; `None` when the summary does not report it.
 pub fn metric(summary: &serde_json::Value, metric: &str) -> Option<f64> {
     lookup(summary, &resolve(metric)?)
 }
 
 fn resolve(metric: &str) -> Option<String> {
-    if let Some((_, p)) = ALIASES.iter().find(|(a, _)| *a == metric) {
-        return Some((*p).to_string());
+    if let Some((_, p)) = aliases().find(|(a, _)| *a == metric) {
+        return Some(p);
     }
     let first = metric.split('.').next()?;
     let ok_chars = metric
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-    (ok_chars && SECTIONS.contains(&first)).then(|| metric.to_string())
+    (ok_chars && is_section(first)).then(|| metric.to_string())
 }
 
 fn lookup(v: &serde_json::Value, path: &str) -> Option<f64> {
