@@ -1,83 +1,13 @@
 //! `cachecheck check DIR`: re-checks stored or hand-built histories and prints the figures.
 //! Reads only; writes `summary.json` only with `--write`.
 
-use crate::checker::{self, CheckOptions};
-use crate::cli::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
+use crate::exit::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
 use crate::expect::Expectation;
-use crate::history::files::{
-    read_commits, write_jsonl, COMMITS_FILE, FINAL_FILE, HISTORY_FILE, PARTIAL_COMMITS_FILE,
-};
-use crate::history::Commit;
-use crate::summary::{Summary, SCHEMA_VERSION, SUMMARY_FILE};
+use crate::recheck::check_one;
+use crate::results::{replace_file, strategy_dirs};
+use crate::summary::SUMMARY_FILE;
 use anyhow::Result;
-use std::path::{Path, PathBuf};
-
-/// The strategy directories under `dir`: `dir` itself if it holds a history, else its
-/// subdirectories that do (a run directory), in name order.
-pub fn strategy_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
-    if dir.join(HISTORY_FILE).is_file() {
-        return Ok(vec![dir.to_path_buf()]);
-    }
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: cannot read directory: {e} (fix: give a result directory such as results/latest)",
-            dir.display()
-        )
-    })?;
-    let mut out: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join(HISTORY_FILE).is_file())
-        .collect();
-    out.sort();
-    anyhow::ensure!(
-        !out.is_empty(),
-        "{}: no {HISTORY_FILE} here or in its subdirectories (fix: give a strategy or run directory)",
-        dir.display()
-    );
-    Ok(out)
-}
-
-/// Checks one strategy directory; metadata and expectations come from its summary.json if any.
-pub fn check_one(dir: &Path, extra_expect: &[Expectation]) -> Result<Summary> {
-    let stored = dir.join(SUMMARY_FILE);
-    let base = if stored.is_file() {
-        Summary::read(&stored).ok()
-    } else {
-        None
-    };
-    let ttl_set = base
-        .as_ref()
-        .and_then(|b| b.settings.get("ttl_ms"))
-        .and_then(|v| v.as_u64())
-        .map(|t| t > 0);
-    let opts = CheckOptions {
-        ttl_set,
-        max_examples_per_kind: 20,
-    };
-    let (report, recovered) =
-        if !dir.join(COMMITS_FILE).exists() && dir.join(PARTIAL_COMMITS_FILE).is_file() {
-            (recover(dir, &opts)?, true)
-        } else {
-            (checker::check_dir(dir, &opts)?, false)
-        };
-    let mut s = base.unwrap_or_else(|| Summary {
-        schema_version: SCHEMA_VERSION,
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        strategy: dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        ..Default::default()
-    });
-    let mut expect = s.expectations_as_written();
-    expect.extend(extra_expect.iter().cloned());
-    s.check = report;
-    if recovered {
-        s.incomplete = true;
-    }
-    s.evaluate(&expect);
-    Ok(s)
-}
+use std::path::Path;
 
 pub fn run(
     dir: &Path,
@@ -97,7 +27,7 @@ pub fn run(
         match check_one(d, &expect) {
             Ok(s) => {
                 if write {
-                    write_replacing(d, &s)?;
+                    replace_file(d, SUMMARY_FILE, |tmp| s.write(tmp))?;
                 }
                 summaries.push(s);
             }
@@ -127,61 +57,4 @@ pub fn run(
     } else {
         EXIT_FAILED
     })
-}
-
-/// Checks the directory of a run that died before writing `commits.jsonl`: the ground truth is
-/// rebuilt (in a temporary directory; the input is not touched) from the loaded data in
-/// `commits.jsonl.partial` and the history's `db-commit` events. Writes whose commit was never
-/// recorded count as uncommitted, so the result is marked incomplete and warns.
-fn recover(dir: &Path, opts: &CheckOptions) -> Result<checker::CheckReport> {
-    let mut commits = read_commits(&dir.join(PARTIAL_COMMITS_FILE))?;
-    let mut seen = 0u64;
-    let text = std::fs::read_to_string(dir.join(HISTORY_FILE))?;
-    for line in text.lines().filter(|l| l.contains("\"db-commit\"")) {
-        let Ok(ev) = serde_json::from_str::<crate::history::Event>(line) else {
-            continue;
-        };
-        let version = ev
-            .detail
-            .as_ref()
-            .and_then(|d| d.get("version"))
-            .and_then(|v| v.as_i64());
-        if let (Some(key), Some(value), Some(version)) = (ev.key, ev.value, version) {
-            seen += 1;
-            commits.push(Commit {
-                key,
-                version,
-                value,
-                initial: false,
-            });
-        }
-    }
-    commits.sort_by_key(|c| (c.key, c.version));
-    let tmp = tempfile::tempdir()?;
-    write_jsonl(&tmp.path().join(COMMITS_FILE), &commits)?;
-    let mut report = checker::check_files(
-        &dir.join(HISTORY_FILE),
-        &tmp.path().join(COMMITS_FILE),
-        &dir.join(FINAL_FILE),
-        opts,
-    )?;
-    report.warnings.insert(
-        0,
-        format!(
-            "the run died before writing {COMMITS_FILE}: ground truth rebuilt from {PARTIAL_COMMITS_FILE} and {seen} db-commit events of the history; writes whose commit was not recorded count as uncommitted (dirty and lost counts may be too high)"
-        ),
-    );
-    Ok(report)
-}
-
-/// Replaces summary.json atomically (write to a temporary file, then rename).
-fn write_replacing(dir: &Path, s: &Summary) -> Result<()> {
-    let tmp = dir.join(format!(".{SUMMARY_FILE}.tmp"));
-    let _ = std::fs::remove_file(&tmp);
-    let tmpdir = tempfile::Builder::new()
-        .prefix(".summary")
-        .tempdir_in(dir)?;
-    s.write(tmpdir.path())?;
-    std::fs::rename(tmpdir.path().join(SUMMARY_FILE), dir.join(SUMMARY_FILE))?;
-    Ok(())
 }

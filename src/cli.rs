@@ -3,22 +3,18 @@
 
 use crate::check_cmd;
 use crate::compare;
+use crate::config::{self, Overrides};
 use crate::infra::InfraKind;
 use crate::report;
 use crate::run::{self, RunOptions};
+use crate::runtime::{runtime, shutdown_on_signals};
 use crate::tune::{self, Rule, TuneOptions};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tokio_util::sync::CancellationToken;
 
-/// Exit code: every expectation held.
-pub const EXIT_OK: u8 = 0;
-/// Exit code: an expectation failed.
-pub const EXIT_FAILED: u8 = 1;
-/// Exit code: usage or infrastructure error.
-pub const EXIT_ERROR: u8 = 2;
+pub use crate::exit::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -284,7 +280,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Compare(a) => compare::run(&a.results, a.format),
         Command::Report(a) => report::run(&a.result, a.output.as_deref()),
         Command::TuneDelay(a) => cmd_tune(a),
-        Command::Timeline(a) => crate::timeline::run(&a.dir, a.every, a.json),
+        Command::Timeline(a) => crate::throughput::run(&a.dir, a.every, a.json),
         Command::ProxyServer(a) => {
             crate::proxy_server::run_cli(a.listen)?;
             Ok(EXIT_OK)
@@ -316,46 +312,9 @@ fn dispatch(cli: Cli) -> Result<u8> {
     }
 }
 
-/// A multi-threaded runtime for the harness.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
-}
-
-/// A token cancelled on the first Ctrl-C or SIGTERM; a second Ctrl-C exits at once.
-pub fn shutdown_on_signals() -> CancellationToken {
-    let token = CancellationToken::new();
-    let t = token.clone();
-    tokio::spawn(async move {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let first = async {
-            match term.as_mut() {
-                Some(s) => {
-                    tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = s.recv() => {} }
-                }
-                None => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
-        };
-        first.await;
-        eprintln!("cachecheck: stopping (Ctrl-C again to abort at once)");
-        t.cancel();
-        let _ = tokio::signal::ctrl_c().await;
-        eprintln!("cachecheck: aborted");
-        std::process::exit(EXIT_ERROR as i32);
-    });
-    token
-}
-
 fn cmd_run(a: RunArgs) -> Result<u8> {
-    let junit = a.junit.clone();
-    let opts = RunOptions {
-        workload: a.workload,
+    let overrides = Overrides {
         strategies: a.strategies,
-        out: a.out,
         seed: a.seed,
         duration_s: a.duration,
         clients: a.clients,
@@ -364,19 +323,23 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
         db_url: a.db_url,
         redis_url: a.redis_url,
         toxiproxy_url: a.toxiproxy_url,
+        ..Default::default()
+    };
+    // The whole configuration, validated once, before any server starts.
+    let cfg = config::load(&a.workload, &overrides)?;
+    let opts = RunOptions {
+        out: a.out,
         quiet: a.quiet,
         no_history: false,
     };
-    // Validate everything before any server starts.
-    run::resolve(&opts)?;
     let rt = runtime()?;
     let outcome = rt.block_on(async {
         let shutdown = shutdown_on_signals();
-        run::run(&opts, shutdown).await
+        run::run(&cfg, &opts, shutdown).await
     })?;
     print!("{}", crate::output::table(&outcome.summaries));
     println!("results: {}", outcome.run_dir.display());
-    if let Some(path) = &junit {
+    if let Some(path) = &a.junit {
         crate::junit::write(path, &outcome.summaries)?;
     }
     if outcome.interrupted {
@@ -395,12 +358,15 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
 
 fn cmd_tune(a: TuneArgs) -> Result<u8> {
     let opts = TuneOptions {
-        run: RunOptions {
-            workload: a.workload,
-            out: a.out,
+        workload: a.workload,
+        overrides: Overrides {
             seed: a.seed,
             duration_s: a.duration,
             infra: a.infra,
+            ..Default::default()
+        },
+        run: RunOptions {
+            out: a.out,
             quiet: a.quiet,
             ..Default::default()
         },
@@ -413,11 +379,12 @@ fn cmd_tune(a: TuneArgs) -> Result<u8> {
         sweep: !a.no_sweep,
         inline: !a.async_second_delete,
     };
-    tune::resolve(&opts)?;
+    // Validate everything before any server starts.
+    let cfg = tune::resolve(&opts)?;
     let rt = runtime()?;
     let t = rt.block_on(async {
         let shutdown = shutdown_on_signals();
-        tune::tune(&opts, shutdown).await
+        tune::tune(&opts, cfg, shutdown).await
     })?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&t)?);

@@ -440,9 +440,9 @@ pub fn run(inputs: &[PathBuf], format: Format) -> anyhow::Result<u8> {
         print!("{}", render(&cols, &errors, format));
     }
     Ok(if errors.is_empty() {
-        crate::cli::EXIT_OK
+        crate::exit::EXIT_OK
     } else {
-        crate::cli::EXIT_ERROR
+        crate::exit::EXIT_ERROR
     })
 }
 

@@ -2,15 +2,20 @@
 //! server itself, or the role's fault proxy). Connections are opened lazily and dropped after an
 //! error or a timeout, so a client survives every fault by reconnecting on its next operation.
 
+use crate::history::Completion;
 use crate::infra::{DbEndpoint, Role};
+use crate::injected::Injected;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Where each role connects: `host:port` of the server or of the role's proxy.
+/// Where each role connects: `host:port` of the server or of the role's proxy; and the run's
+/// injected faults, which every cache connection made here carries.
 #[derive(Debug, Clone)]
 pub struct RoleAddrs {
     pub db: DbEndpoint,
     pub addrs: BTreeMap<Role, (String, u16)>,
+    pub injected: Arc<Injected>,
 }
 
 impl RoleAddrs {
@@ -28,6 +33,7 @@ impl RoleAddrs {
         RoleAddrs {
             db: db.clone(),
             addrs,
+            injected: Arc::default(),
         }
     }
 
@@ -45,10 +51,16 @@ impl RoleAddrs {
         let (h, p) = self.addr(r);
         format!("redis://{h}:{p}/")
     }
+
+    /// A Redis connection on role `r`, carrying the run's injected faults.
+    pub fn cache_conn(&self, r: Role, timeout: Duration) -> redis::RedisResult<CacheConn> {
+        Ok(CacheConn::new(&self.redis_url(r), timeout)?.with_injected(self.injected.clone()))
+    }
 }
 
-/// Why an operation step failed: `Fail` when it certainly had no effect (for example the
-/// connection could not be opened), `Info` when it may have.
+/// Why an operation or a step of one failed: `Fail` when it certainly had no effect (for
+/// example the connection could not be opened), `Info` when it may have. With `Ok` these are
+/// the history's three completions ([`Completion`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepError {
     Fail(String),
@@ -59,6 +71,20 @@ impl StepError {
     pub fn msg(&self) -> &str {
         match self {
             StepError::Fail(m) | StepError::Info(m) => m,
+        }
+    }
+
+    pub fn into_msg(self) -> String {
+        match self {
+            StepError::Fail(m) | StepError::Info(m) => m,
+        }
+    }
+
+    /// The completion it records as: `fail` or `info`.
+    pub fn completion(&self) -> Completion {
+        match self {
+            StepError::Fail(_) => Completion::Fail,
+            StepError::Info(_) => Completion::Info,
         }
     }
 }
@@ -150,6 +176,8 @@ pub struct CacheConn {
     cfg: redis::AsyncConnectionConfig,
     conn: Option<redis::aio::MultiplexedConnection>,
     timeout: Duration,
+    /// The run's injected faults (none on the harness's own connections).
+    injected: Option<Arc<Injected>>,
 }
 
 impl CacheConn {
@@ -161,7 +189,19 @@ impl CacheConn {
                 .set_response_timeout(Some(timeout)),
             conn: None,
             timeout,
+            injected: None,
         })
+    }
+
+    /// The connection with a run's injected faults attached.
+    pub fn with_injected(mut self, injected: Arc<Injected>) -> Self {
+        self.injected = Some(injected);
+        self
+    }
+
+    /// The run's injected faults, on a strategy's connections.
+    pub fn injected(&self) -> Option<&Injected> {
+        self.injected.as_deref()
     }
 
     pub async fn get(&mut self) -> Result<&mut redis::aio::MultiplexedConnection, StepError> {
@@ -240,9 +280,9 @@ impl Conns {
     pub fn new(addrs: &RoleAddrs, timeout: Duration) -> redis::RedisResult<Conns> {
         Ok(Conns {
             db: DbConn::new(addrs.db_opts(Role::Db), timeout),
-            cache_read: CacheConn::new(&addrs.redis_url(Role::CacheRead), timeout)?,
-            cache_fill: CacheConn::new(&addrs.redis_url(Role::CacheFill), timeout)?,
-            cache_write: CacheConn::new(&addrs.redis_url(Role::CacheWrite), timeout)?,
+            cache_read: addrs.cache_conn(Role::CacheRead, timeout)?,
+            cache_fill: addrs.cache_conn(Role::CacheFill, timeout)?,
+            cache_write: addrs.cache_conn(Role::CacheWrite, timeout)?,
         })
     }
 

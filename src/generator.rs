@@ -1,7 +1,8 @@
 //! The operation generator: which operation, on which key, with which value. Seeded per
 //! client from the workload's seed, so the op mix and key choices repeat run to run.
 
-use crate::workload::{Distribution, WorkloadFile};
+use crate::config::RunConfig;
+use crate::workload::Distribution;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution as _, Zipf};
@@ -29,7 +30,7 @@ pub enum KeyDist {
 }
 
 impl KeyDist {
-    pub fn from_workload(w: &WorkloadFile) -> KeyDist {
+    pub fn from_config(w: &RunConfig) -> KeyDist {
         match w.distribution {
             Distribution::Uniform => KeyDist::Uniform(w.keys),
             Distribution::Zipf => KeyDist::Zipf(

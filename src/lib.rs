@@ -3,55 +3,70 @@
 //!
 //! # Layout
 //!
-//! Data flows one way, and the modules follow it:
+//! Data flows one way, and the modules follow it: workload → config → infra → driver/session →
+//! strategies → history → checker → results. A module uses only those before it in this list
+//! (and the small helpers at the end).
 //!
-//! * [`workload`]: the TOML workload file, validated into one config before any server starts;
-//!   [`workload::expect`]: expectations per strategy.
+//! * [`workload`]: the TOML workload file as written (every field and its default);
+//!   [`config`]: the run's one validated configuration, built from it and the command line's
+//!   overrides before any server starts (each strategy's and fault's settings parsed once).
 //! * [`infra`]: the servers (local processes, a docker compose project, external URLs), their
-//!   faults (kill, restart, pause, partition) and per-role endpoints.
-//! * [`register`]: the register table, its writes, and the ground truth (commit log).
-//! * [`conn`]: a client's connections, one per role, reconnecting after faults.
-//! * [`strategy`]: cache write strategies, one module each behind one trait.
-//! * [`cdc`]: the binlog consumer that invalidates cache keys (Canal-like), for `binlog-delete`.
-//! * [`nemesis`]: faults on a schedule (proxy toxics, partitions, server kills and pauses).
-//! * [`generator`], [`client`]: the operation mix and the client tasks that record every op.
+//!   faults (kill, restart, pause, partition) and per-role endpoints; [`register`]: the
+//!   register table, its writes, and the ground truth (commit log).
+//! * [`conn`]: a client's connections, one per role, reconnecting after faults; [`cache`]: the
+//!   Redis primitives on the register's entries; [`injected`]: faults injected in the
+//!   application (a handle per run, carried by its connections).
+//! * [`run`]: the pipeline of `cachecheck run`, top to bottom (servers, then per strategy:
+//!   prepare, drive, collect, judge); [`driver`]: the client loop (one task per client, every
+//!   operation an invoke and one completion); [`generator`]: the operation mix;
+//!   [`nemesis`]: faults on a schedule (proxy toxics, partitions, server kills and pauses);
+//!   [`resources`]: the harness's memory and file descriptors, sampled while a run goes.
+//! * [`session`]: the per-client context every strategy receives; [`strategy`]: cache write
+//!   strategies, one module each behind one trait and one registry; [`cdc`]: the binlog
+//!   consumer that invalidates cache keys (Canal-like), for `binlog-delete`.
 //! * [`history`]: the event model, the recorder that streams it to disk, the file readers.
-//! * [`checker`]: pure functions over a run directory's files; verdicts and anomalies.
-//! * [`proxy_server`]: the built-in fault proxy speaking Toxiproxy's REST API, with its toxics.
-//! * [`resources`]: the harness's memory and file descriptors, sampled while a run goes.
-//! * [`summary`], [`output`]: summary.json and the terminal table.
-//! * [`timeline`]: a run's course over time (ops/s, harness memory), for soak runs.
-//! * [`run`]: the pipeline of `cachecheck run`, top to bottom; [`check_cmd`]: `cachecheck check`.
-//! * [`progress`]: progress bars on a terminal, plain lines elsewhere.
-//! * [`junit`]: JUnit XML of the expectations (`--junit FILE` on `run` and `check`).
-//! * [`compare`]: `cachecheck compare`, strategies side by side from summary.json files.
-//! * [`report`]: `cachecheck report`, one self-contained HTML page with SVG charts and timelines.
-//! * [`tune`]: `cachecheck tune-delay`, measure the fill window, recommend a delay, sweep.
-//! * [`bench`]: `cachecheck bench checker|harness`, performance of the checker and the harness.
-//! * [`cli`]: argument parsing and exit codes (0 ok, 1 expectation failed, 2 error).
+//! * [`checker`]: pure functions over a run directory's files, one per property, registered
+//!   by name ([`checker::registry`]); verdicts, anomalies and their evidence.
+//! * [`expect`]: expectations over summary.json; [`summary`]: summary.json; [`recheck`]: a
+//!   strategy directory re-checked from its files; [`results`]: result directories.
+//! * The commands over results: [`check_cmd`] (`check`), [`output`] (the terminal table),
+//!   [`junit`] (JUnit XML), [`compare`], [`report`] (one self-contained HTML page),
+//!   [`throughput`] (`timeline`: a run's course over time), [`tune`] (`tune-delay`), [`bench`]
+//!   (`bench checker|harness`), [`proxy_server`] (the built-in fault proxy speaking
+//!   Toxiproxy's REST API), [`progress`] (progress on a terminal, plain lines elsewhere).
+//! * [`cli`]: argument parsing, one function per subcommand; [`exit`]: exit codes (0 ok, 1 an
+//!   expectation failed, 2 error); [`runtime`]: the async runtime and the shutdown signal.
 pub mod bench;
+pub mod cache;
 pub mod cdc;
 pub mod check_cmd;
 pub mod checker;
 pub mod cli;
-pub mod client;
 pub mod compare;
+pub mod config;
 pub mod conn;
+pub mod driver;
+pub mod exit;
 pub mod expect;
 pub mod generator;
 pub mod history;
 pub mod infra;
+pub mod injected;
 pub mod junit;
 pub mod nemesis;
 pub mod output;
 pub mod progress;
 pub mod proxy_server;
+pub mod recheck;
 pub mod register;
 pub mod report;
 pub mod resources;
+pub mod results;
 pub mod run;
+pub mod runtime;
+pub mod session;
 pub mod strategy;
 pub mod summary;
-pub mod timeline;
+pub mod throughput;
 pub mod tune;
 pub mod workload;

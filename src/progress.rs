@@ -8,9 +8,9 @@
 //!   one when it has been checked, no control characters.
 //! * `--quiet`: nothing; only the final table on stdout.
 
+use crate::config::RunConfig;
 use crate::output;
 use crate::summary::Summary;
-use crate::workload::WorkloadFile;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,7 +69,7 @@ impl Progress {
     }
 
     /// Starts the display of one strategy's run; `started` counts operations started.
-    pub fn strategy(&self, label: &str, f: &WorkloadFile, started: Arc<AtomicU64>) -> StrategyBar {
+    pub fn strategy(&self, label: &str, f: &RunConfig, started: Arc<AtomicU64>) -> StrategyBar {
         let bar = match self.mode {
             Mode::Quiet => None,
             Mode::Plain => {
@@ -89,7 +89,7 @@ impl Progress {
         }
     }
 
-    fn bar(&self, label: &str, f: &WorkloadFile, started: Arc<AtomicU64>) -> Live {
+    fn bar(&self, label: &str, f: &RunConfig, started: Arc<AtomicU64>) -> Live {
         let budget = (f.ops > 0).then_some(f.ops);
         let len = budget.unwrap_or((f.duration_s * 1000.0) as u64).max(1);
         let pb = self.multi.add(ProgressBar::new(len));

@@ -85,6 +85,33 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The metadata of a strategy directory without summary.json (a hand-built history).
+    pub fn unnamed(strategy: String) -> Summary {
+        Summary {
+            schema_version: SCHEMA_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            strategy,
+            ..Default::default()
+        }
+    }
+
+    /// The one way a summary gets its figures and its verdict, for `run` and `check` alike:
+    /// `self` carries what the run knew (metadata, settings, faults, the strategy's own
+    /// figures), `check` is the checker's report, `incomplete` says the history ended early,
+    /// and the expectations are evaluated on the result.
+    pub fn with_check(
+        mut self,
+        check: CheckReport,
+        incomplete: bool,
+        expect: &[Expectation],
+    ) -> Summary {
+        self.schema_version = SCHEMA_VERSION;
+        self.check = check;
+        self.incomplete |= incomplete;
+        self.evaluate(expect);
+        self
+    }
+
     /// Evaluates expectations and sets `expectations` and `valid`.
     pub fn evaluate(&mut self, expect: &[Expectation]) {
         let json = serde_json::to_value(&*self).unwrap_or_default();

@@ -37,9 +37,9 @@
 //! ```
 
 use crate::checker::{divergence, monotonic, read_your_writes, stale, Checker, Percentiles};
+use crate::config::{self, Overrides, RunConfig, StrategyRun};
 use crate::run::{self, RunOptions};
 use crate::summary::Summary;
-use crate::workload::{self, StrategyRun, Workload};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::io::BufRead;
@@ -52,6 +52,9 @@ pub const SWEEP_STRATEGY: &str = "double-delete";
 /// What `cachecheck tune-delay` was asked to do.
 #[derive(Debug, Clone)]
 pub struct TuneOptions {
+    /// The workload file and the command line's overrides of it.
+    pub workload: PathBuf,
+    pub overrides: Overrides,
     pub run: RunOptions,
     /// The cache-aside strategy whose fills are measured.
     pub measure_with: String,
@@ -208,16 +211,20 @@ pub fn sweep_delays(p: &Percentiles, recommended: u64) -> Vec<(String, u64)> {
     ]
 }
 
-fn sweep_runs(w: &Workload, o: &TuneOptions, delays: &[(String, u64)]) -> Result<Vec<StrategyRun>> {
+fn sweep_runs(
+    w: &RunConfig,
+    o: &TuneOptions,
+    delays: &[(String, u64)],
+) -> Result<Vec<StrategyRun>> {
     delays
         .iter()
         .map(|(point, ms)| {
-            let mut r = workload::strategy_run(&w.file, SWEEP_STRATEGY)
+            let mut extra = toml::Table::new();
+            extra.insert("delay_ms".into(), toml::Value::Integer(*ms as i64));
+            extra.insert("inline".into(), toml::Value::Boolean(o.inline));
+            let mut r = w
+                .strategy_run_with(SWEEP_STRATEGY, &extra)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", w.path.display()))?;
-            r.settings
-                .insert("delay_ms".into(), toml::Value::Integer(*ms as i64));
-            r.settings
-                .insert("inline".into(), toml::Value::Boolean(o.inline));
             // The sweep judges delays itself; the workload's expectations would fail on purpose.
             r.common.expect.clear();
             r.name = sweep_name(point, *ms);
@@ -268,12 +275,18 @@ fn point(point: &str, delay_ms: u64, s: &Summary, dir: &Path, o: &TuneOptions) -
     }
 }
 
-/// Validates everything that can be validated before a server starts.
-pub fn resolve(o: &TuneOptions) -> Result<Workload> {
+/// Validates everything that can be validated before a server starts: the run's config, with
+/// the steps traced (the fills' windows are internal steps) and the measured strategy as the
+/// only one planned.
+pub fn resolve(o: &TuneOptions) -> Result<RunConfig> {
     o.rule.validate()?;
-    let mut w = run::resolve(&o.run)?;
-    w.file.trace_steps = true; // the fills' windows are internal steps
-    let measure = workload::strategy_run(&w.file, &o.measure_with)
+    let overrides = Overrides {
+        trace_steps: Some(true),
+        ..o.overrides.clone()
+    };
+    let mut w = config::load(&o.workload, &overrides)?;
+    let measure = w
+        .strategy_run(&o.measure_with)
         .map_err(|e| anyhow::anyhow!("--measure-with: {e}"))?;
     w.strategies = vec![measure];
     if o.sweep {
@@ -288,13 +301,13 @@ pub fn resolve(o: &TuneOptions) -> Result<Workload> {
 }
 
 /// Measures, recommends and sweeps; see the module doc.
-pub async fn tune(o: &TuneOptions, shutdown: CancellationToken) -> Result<Tuning> {
-    let w = resolve(o)?;
+/// `w` is [`resolve`]'s configuration.
+pub async fn tune(o: &TuneOptions, w: RunConfig, shutdown: CancellationToken) -> Result<Tuning> {
     let measure_dir = w.strategies[0].name.clone();
     // The measurement, the recommendation and the sweep's delays, once measured.
     type Measured = (Fills, u64, Vec<(String, u64)>);
     let mut measured: Option<Measured> = None;
-    let mut plan = |w: &Workload,
+    let mut plan = |w: &RunConfig,
                     _: &[Summary],
                     run_dir: &Path,
                     _: &crate::infra::Endpoints|
@@ -312,10 +325,10 @@ pub async fn tune(o: &TuneOptions, shutdown: CancellationToken) -> Result<Tuning
         let delays = sweep_delays(&fills.percentiles(), rec);
         let longest = delays.iter().map(|d| d.1).max().unwrap_or(0);
         anyhow::ensure!(
-            !o.sweep || !o.inline || longest < w.file.op_timeout_ms,
+            !o.sweep || !o.inline || longest < w.op_timeout_ms,
             "{}: the sweep's longest delay ({longest} ms) is not below op_timeout_ms ({}): inline second deletes would time out (fix: raise op_timeout_ms above {longest}, or --async-second-delete)",
             w.path.display(),
-            w.file.op_timeout_ms
+            w.op_timeout_ms
         );
         let runs = if o.sweep {
             sweep_runs(w, o, &delays)?
@@ -325,7 +338,7 @@ pub async fn tune(o: &TuneOptions, shutdown: CancellationToken) -> Result<Tuning
         measured = Some((fills, rec, delays));
         Ok(runs)
     };
-    let outcome = run::run_planned(w.clone(), &o.run, shutdown, &mut plan).await?;
+    let outcome = run::run_planned(&w, &o.run, shutdown, &mut plan).await?;
     let (fills, rec, delays) = measured.context("interrupted before the measurement finished")?;
     let mut sweep = Vec::new();
     for ((name, ms), s) in delays.iter().zip(outcome.summaries.iter().skip(1)) {
@@ -335,7 +348,7 @@ pub async fn tune(o: &TuneOptions, shutdown: CancellationToken) -> Result<Tuning
     let clean = |p: &str| sweep.iter().find(|x| x.point == p).map(|x| x.clean);
     Ok(Tuning {
         schema_version: 1,
-        workload: w.file.name.clone(),
+        workload: w.name.clone(),
         run_dir: outcome.run_dir.display().to_string(),
         measure_strategy: o.measure_with.clone(),
         fill_window_ms: fills.percentiles(),

@@ -338,7 +338,7 @@ proptest! {
     /// Arbitrary text as a workload: a workload or a one-line error naming the file.
     #[test]
     fn arbitrary_workload_text_never_panics(text in "\\PC{0,300}") {
-        match cachecheck::workload::parse(&text, "fuzz.toml") {
+        match cachecheck::config::parse(&text, "fuzz.toml") {
             Ok(_) => {}
             Err(e) => {
                 let msg = e.to_string();
@@ -353,7 +353,7 @@ proptest! {
     fn mutated_workloads_never_panic(field in prop::sample::select(vec!["keys", "clients", "read_fraction", "duration_s", "ttl_ms", "distribution", "strategies", "rate", "zipf_exponent", "hot_keys", "op_timeout_ms"]),
                                      value in prop::sample::select(vec!["0", "-1", "1e308", "\"x\"", "[]", "[\"db-only\"]", "true", "{a = 1}", "nan", "inf", "9223372036854775807", "0.5"])) {
         let text = format!("name = \"m\"\n{field} = {value}\n");
-        if let Err(e) = cachecheck::workload::parse(&text, "m.toml") {
+        if let Err(e) = cachecheck::config::parse(&text, "m.toml") {
             prop_assert!(!e.to_string().contains('\n'));
         }
     }

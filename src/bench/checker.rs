@@ -13,7 +13,7 @@
 use super::sim::{self, Expected, SimConfig};
 use super::{current_rss_bytes, peak_rss_bytes, si};
 use crate::checker::{check_dir, AnomalyCounts, CheckOptions};
-use crate::cli::{EXIT_FAILED, EXIT_OK};
+use crate::exit::{EXIT_FAILED, EXIT_OK};
 use crate::history::files::HISTORY_FILE;
 use anyhow::{ensure, Context, Result};
 use serde::Serialize;

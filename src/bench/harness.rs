@@ -18,9 +18,11 @@
 //! Nothing is asserted about the figures; the exit code is 0 when every step ran, 2 otherwise.
 
 use super::si;
-use crate::cli::{runtime, shutdown_on_signals, EXIT_OK};
+use crate::config::{self, Overrides, RunConfig};
+use crate::exit::EXIT_OK;
 use crate::infra::{Endpoints, InfraKind};
 use crate::run::{self, ClientCounts, RunOptions};
+use crate::runtime::{runtime, shutdown_on_signals};
 use anyhow::{bail, ensure, Context, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -98,28 +100,30 @@ pub fn run(b: &HarnessBench) -> Result<u8> {
         .tempdir()
         .context("cannot create a temporary directory")?;
     let base = RunOptions {
-        workload: b.workload.clone(),
         out: out.path().to_path_buf(),
-        duration_s: b.duration_s,
-        infra: Some(InfraKind::Local),
         quiet: true,
         ..Default::default()
     };
-    let mut w = run::resolve(&base)?;
+    let overrides = Overrides {
+        duration_s: b.duration_s,
+        infra: Some(InfraKind::Local),
+        direct: Some(true),
+        ..Default::default()
+    };
+    let mut w = config::load(&b.workload, &overrides)?;
     ensure!(
         !w.strategies.is_empty(),
         "{}: no strategy to run",
         b.workload.display()
     );
     w.strategies.truncate(1);
-    w.file.infra.direct = true;
     ensure!(
         w.faults.is_empty(),
         "{}: a benchmark workload must not inject faults (fix: remove its [[nemesis]] entries)",
         b.workload.display()
     );
     let strategy = w.strategies[0].name.clone();
-    let clients = w.file.clients;
+    let clients = w.clients;
     ensure!(b.rounds > 0, "--rounds: must be at least 1");
     let rt = runtime()?;
     let (mut ons, mut offs, mut gets) = (Vec::new(), Vec::new(), Vec::new());
@@ -155,7 +159,7 @@ pub fn run(b: &HarnessBench) -> Result<u8> {
     let get_per_s = gets[gets.len() / 2];
     let fig = HarnessFigures {
         schema_version: 1,
-        workload: w.file.name.clone(),
+        workload: w.name.clone(),
         strategy,
         clients,
         rounds: b.rounds,
@@ -185,7 +189,7 @@ type RedisSlot<'a> = (&'a mut Option<Result<f64>>, u32, u64);
 /// once the strategy's run is over and the servers are still up.
 fn one_run(
     rt: &tokio::runtime::Runtime,
-    w: &crate::workload::Workload,
+    w: &RunConfig,
     base: &RunOptions,
     no_history: bool,
     mut redis: Option<RedisSlot<'_>>,
@@ -196,10 +200,7 @@ fn one_run(
     };
     let outcome = rt.block_on(async {
         let shutdown = shutdown_on_signals();
-        let mut plan = |_: &crate::workload::Workload,
-                        _: &[crate::summary::Summary],
-                        _: &Path,
-                        ep: &Endpoints| {
+        let mut plan = |_: &RunConfig, _: &[crate::summary::Summary], _: &Path, ep: &Endpoints| {
             if let Some((slot, clients, requests)) = redis.as_mut() {
                 if slot.is_none() {
                     **slot = Some(redis_benchmark(ep, *clients, *requests));
@@ -207,7 +208,7 @@ fn one_run(
             }
             Ok(Vec::new())
         };
-        run::run_planned(w.clone(), &opts, shutdown, &mut plan).await
+        run::run_planned(w, &opts, shutdown, &mut plan).await
     })?;
     ensure!(!outcome.interrupted, "interrupted");
     outcome

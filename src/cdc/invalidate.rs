@@ -5,10 +5,10 @@
 use super::position::Position;
 use super::queue::{Pending, RetryQueue};
 use super::{bump, ConsumerConfig, Shared};
+use crate::cache;
 use crate::conn::{CacheConn, StepError};
 use crate::history::recorder::Recorder;
 use crate::history::EventType;
-use crate::strategy::cache;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
@@ -36,7 +36,8 @@ impl Invalidator {
         shared: Arc<Shared>,
     ) -> anyhow::Result<Self> {
         Ok(Invalidator {
-            cache: CacheConn::new(&cfg.redis_url, cfg.op_timeout)?,
+            cache: CacheConn::new(&cfg.redis_url, cfg.op_timeout)?
+                .with_injected(cfg.injected.clone()),
             rng: ChaCha8Rng::seed_from_u64(cfg.fail_seed),
             cfg,
             rec,

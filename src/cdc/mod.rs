@@ -52,6 +52,8 @@ pub struct ConsumerConfig {
     pub db: mysql_async::Opts,
     /// Redis, as the consumer reaches it (the `cache-write` role's address).
     pub redis_url: String,
+    /// The run's injected faults, which its cache deletes obey like every invalidation.
+    pub injected: std::sync::Arc<crate::injected::Injected>,
     pub table: TableFilter,
     pub retry: RetryPolicy,
     /// The server sends a heartbeat after this long without events; three missed periods mean

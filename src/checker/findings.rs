@@ -1,100 +1,12 @@
 //! What one checker hands back: the count of its property, whether it had anything to judge, a
-//! bounded set of examples with their evidence, and the distributions it measured; and the
-//! anomaly counts of a whole check.
+//! bounded set of examples with their evidence, and the distributions it measured.
 
 use super::{Anomaly, CheckOptions, Divergence, Staleness, Window};
-use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 /// Examples kept per anomaly kind when [`CheckOptions::max_examples_per_kind`] is 0.
 pub const DEFAULT_MAX_EXAMPLES: usize = 20;
-
-/// Exact anomaly counts, one per judged property of the [registry](super::registry), in
-/// report order. summary.json shows them as an object (`{"stale_reads": 3, ...}`); a name the
-/// registry does not know (from a newer or older cachecheck) is kept as it was read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnomalyCounts {
-    counts: Vec<(String, u64)>,
-}
-
-impl Default for AnomalyCounts {
-    /// Every registered property at 0.
-    fn default() -> Self {
-        AnomalyCounts {
-            counts: super::registry::properties()
-                .map(|p| (p.name.to_string(), 0))
-                .collect(),
-        }
-    }
-}
-
-impl AnomalyCounts {
-    /// The count of the property `name` (0 when absent).
-    pub fn get(&self, name: &str) -> u64 {
-        self.counts
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or(0, |(_, c)| *c)
-    }
-
-    /// Sets the count of the property `name`.
-    pub fn set(&mut self, name: &str, v: u64) {
-        match self.counts.iter_mut().find(|(n, _)| n == name) {
-            Some(slot) => slot.1 = v,
-            None => self.counts.push((name.to_string(), v)),
-        }
-    }
-
-    /// Adds `n` to the count of the property `name`.
-    pub fn add(&mut self, name: &str, n: u64) {
-        let v = self.get(name);
-        self.set(name, v + n);
-    }
-
-    /// (name, count) in report order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
-        self.counts.iter().map(|(n, c)| (n.as_str(), *c))
-    }
-
-    /// Every anomaly counted.
-    pub fn total(&self) -> u64 {
-        self.counts.iter().map(|(_, c)| c).sum()
-    }
-}
-
-impl std::ops::Index<&str> for AnomalyCounts {
-    type Output = u64;
-    fn index(&self, name: &str) -> &u64 {
-        const ZERO: u64 = 0;
-        self.counts
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or(&ZERO, |(_, c)| c)
-    }
-}
-
-impl Serialize for AnomalyCounts {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(self.counts.len()))?;
-        for (n, c) in &self.counts {
-            m.serialize_entry(n, c)?;
-        }
-        m.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for AnomalyCounts {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let read: std::collections::BTreeMap<String, u64> = Deserialize::deserialize(d)?;
-        let mut out = AnomalyCounts::default();
-        for (n, c) in read {
-            out.set(&n, c);
-        }
-        Ok(out)
-    }
-}
 
 /// An example waiting in the bounded set; the set keeps the earliest ones (by `start_ns`).
 struct Kept {
@@ -221,19 +133,6 @@ pub fn millis(ns: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn counts_list_every_property_and_keep_unknown_names() {
-        let json = serde_json::to_value(AnomalyCounts::default()).unwrap();
-        for p in super::super::registry::properties() {
-            assert_eq!(json.get(p.name), Some(&serde_json::json!(0)), "{}", p.name);
-        }
-        let read: AnomalyCounts =
-            serde_json::from_str(r#"{"stale_reads": 3, "from_the_future": 2}"#).unwrap();
-        assert_eq!((read["stale_reads"], read["dirty_reads"]), (3, 0));
-        assert_eq!(read.get("from_the_future"), 2);
-        assert_eq!(read.total(), 5);
-    }
 
     #[test]
     fn keeps_the_earliest_examples_and_counts_all() {

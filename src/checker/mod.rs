@@ -19,23 +19,18 @@
 //! verdict is invalid over unknown over valid. The whole check is linear in the history's length
 //! (plus a sort of each key's acknowledged versions).
 
-pub mod dirty;
-pub mod divergence;
 pub mod fasthash;
 pub mod findings;
-pub mod impossible;
-pub mod lost;
-pub mod monotonic;
 pub mod ops;
-pub mod read_your_writes;
+pub mod properties;
+pub mod property;
 pub mod registry;
-pub mod stale;
 pub mod stats;
 pub mod truth;
-pub mod values;
-pub mod window;
 
-pub use findings::AnomalyCounts;
+pub use properties::{
+    dirty, divergence, impossible, lost, monotonic, read_your_writes, stale, values, window,
+};
 pub use registry::{Checker, CHECKERS};
 
 use crate::history::files::{
@@ -114,6 +109,92 @@ pub struct OpCounts {
 pub struct LatencyReport {
     pub read: Percentiles,
     pub write: Percentiles,
+}
+
+/// Exact anomaly counts, one per judged property of the [registry], in
+/// report order. summary.json shows them as an object (`{"stale_reads": 3, ...}`); a name the
+/// registry does not know (from a newer or older cachecheck) is kept as it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnomalyCounts {
+    counts: Vec<(String, u64)>,
+}
+
+impl Default for AnomalyCounts {
+    /// Every registered property at 0.
+    fn default() -> Self {
+        AnomalyCounts {
+            counts: registry::properties()
+                .map(|p| (p.name.to_string(), 0))
+                .collect(),
+        }
+    }
+}
+
+impl AnomalyCounts {
+    /// The count of the property `name` (0 when absent).
+    pub fn get(&self, name: &str) -> u64 {
+        self.counts
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, c)| *c)
+    }
+
+    /// Sets the count of the property `name`.
+    pub fn set(&mut self, name: &str, v: u64) {
+        match self.counts.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = v,
+            None => self.counts.push((name.to_string(), v)),
+        }
+    }
+
+    /// Adds `n` to the count of the property `name`.
+    pub fn add(&mut self, name: &str, n: u64) {
+        let v = self.get(name);
+        self.set(name, v + n);
+    }
+
+    /// (name, count) in report order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.counts.iter().map(|(n, c)| (n.as_str(), *c))
+    }
+
+    /// Every anomaly counted.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|(_, c)| c).sum()
+    }
+}
+
+impl std::ops::Index<&str> for AnomalyCounts {
+    type Output = u64;
+    fn index(&self, name: &str) -> &u64 {
+        const ZERO: u64 = 0;
+        self.counts
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(&ZERO, |(_, c)| c)
+    }
+}
+
+impl Serialize for AnomalyCounts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.counts.len()))?;
+        for (n, c) in &self.counts {
+            m.serialize_entry(n, c)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for AnomalyCounts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let read: std::collections::BTreeMap<String, u64> = Deserialize::deserialize(d)?;
+        let mut out = AnomalyCounts::default();
+        for (n, c) in read {
+            out.set(&n, c);
+        }
+        Ok(out)
+    }
 }
 
 /// How stale the stale reads were (see [`stale`]): in ms, and in versions.

@@ -23,14 +23,9 @@ const CHUNK_OPS: usize = 1 << 20;
 /// `cmp_ns` of an operation that never completed.
 pub const NO_TIME: u64 = u64::MAX;
 
-/// How an operation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Ok,
-    Fail,
-    /// Unknown: an `info` completion, or no completion at all.
-    Info,
-}
+/// How an operation ended: the history's completions; an operation that never completed is
+/// `Info`.
+pub use crate::history::Completion as Outcome;
 
 /// One client operation: a few dozen bytes, so that ten million fit in memory.
 #[derive(Debug, Clone, Copy)]

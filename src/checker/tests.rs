@@ -357,3 +357,16 @@ mod files {
         );
     }
 }
+
+#[test]
+fn counts_list_every_property_and_keep_unknown_names() {
+    let json = serde_json::to_value(AnomalyCounts::default()).unwrap();
+    for p in registry::properties() {
+        assert_eq!(json.get(p.name), Some(&serde_json::json!(0)), "{}", p.name);
+    }
+    let read: AnomalyCounts =
+        serde_json::from_str(r#"{"stale_reads": 3, "from_the_future": 2}"#).unwrap();
+    assert_eq!((read["stale_reads"], read["dirty_reads"]), (3, 0));
+    assert_eq!(read.get("from_the_future"), 2);
+    assert_eq!(read.total(), 5);
+}

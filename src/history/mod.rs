@@ -56,6 +56,37 @@ impl EventType {
     }
 }
 
+/// How an operation, or a step of one, ended: the three completions of [`EventType`], with
+/// the meanings of the module doc (`ok` happened; `fail` certainly did not; `info` unknown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Completion {
+    Ok,
+    Fail,
+    Info,
+}
+
+impl From<Completion> for EventType {
+    fn from(c: Completion) -> EventType {
+        match c {
+            Completion::Ok => EventType::Ok,
+            Completion::Fail => EventType::Fail,
+            Completion::Info => EventType::Info,
+        }
+    }
+}
+
+impl EventType {
+    /// The completion this event type is, if it is one.
+    pub fn completion(self) -> Option<Completion> {
+        match self {
+            EventType::Invoke => None,
+            EventType::Ok => Some(Completion::Ok),
+            EventType::Fail => Some(Completion::Fail),
+            EventType::Info => Some(Completion::Info),
+        }
+    }
+}
+
 /// Where a read's value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -4,18 +4,20 @@
 //! active fault is healed before quiescence.
 //!
 //! * [`spec`]: the `[[nemesis]]` tables of a workload;
-//! * [`faults`]: applying and healing each kind;
+//! * [`kinds`]: every fault kind, one file each, registered by name; [`fault`]: what a kind
+//!   and the fault of one interval are; [`actions`]: the actions kinds are made of;
 //! * [`proxy`]: the fault proxy's REST API (Toxiproxy's);
-//! * [`injected`]: faults injected in the application (delete errors).
+//! * faults injected in the application (delete errors) act through [`crate::injected`].
 
-pub mod faults;
-pub mod injected;
+pub mod actions;
+pub mod fault;
+pub mod kinds;
 pub mod proxy;
 pub mod spec;
 
 use crate::history::recorder::Recorder;
 use crate::history::{process, EventType};
-use faults::{Fault, FaultCtx};
+use fault::{Fault, FaultCtx};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
@@ -166,11 +168,13 @@ impl EntryRunner {
             if !self.sleep_until(start).await {
                 return;
             }
-            let fault: Box<dyn Fault> =
-                faults::build(&self.spec.kind, format!("cachecheck-{}-{n}", self.index));
+            let fault: Box<dyn Fault> = self
+                .spec
+                .kind
+                .instance(format!("cachecheck-{}-{n}", self.index));
             let mut r = FaultRecord {
                 id: format!("{}-{n}", self.index),
-                fault: self.spec.kind.name().into(),
+                fault: self.spec.name.into(),
                 target: fault.target(),
                 spec: serde_json::to_value(&self.spec).unwrap_or_default(),
                 applied: serde_json::Value::Null,

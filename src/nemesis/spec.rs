@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! [[nemesis]]
-//! fault = "latency"        # see FaultKind for every kind and its fields
+//! fault = "latency"        # a kind of `nemesis::kinds`, each file listing its fields
 //! role = "cache-fill"      # db | cache-read | cache-fill | cache-write | binlog
 //! latency_ms = 200
 //! jitter_ms = 0
@@ -15,8 +15,9 @@
 //! # mean_duration_s = 0.5
 //! ```
 
-use crate::infra::{Role, Service};
+use super::fault::Configured;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Direction of a toxic, as in Toxiproxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -38,158 +39,6 @@ impl Stream {
     }
 }
 
-/// How a delete failure is made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum DeleteFailureMode {
-    /// Toxiproxy `reset_peer` on the role: connections are reset (TCP RST), so the delete
-    /// fails at once and is known to have failed or not reached Redis.
-    #[default]
-    ResetPeer,
-    /// Toxiproxy `timeout`: data stops; the delete times out (its outcome unknown).
-    Timeout,
-    /// No proxy: the application's cache delete fails with `probability` (an injected error).
-    Error,
-}
-
-fn d_one() -> f64 {
-    1.0
-}
-fn d_cache_write() -> Role {
-    Role::CacheWrite
-}
-
-/// A fault and its parameters. Units are in the field names.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "fault", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum FaultKind {
-    /// Toxiproxy latency on a role's proxy.
-    Latency {
-        role: Role,
-        latency_ms: u32,
-        #[serde(default)]
-        jitter_ms: u32,
-        #[serde(default)]
-        stream: Stream,
-        #[serde(default = "d_one")]
-        toxicity: f64,
-    },
-    /// Cache deletes (and sets) on a role fail: reset_peer, timeout, or an injected error.
-    DeleteFailure {
-        #[serde(default = "d_cache_write")]
-        role: Role,
-        #[serde(default)]
-        mode: DeleteFailureMode,
-        /// Share of connections (proxy modes) or deletes (`error`) that fail.
-        #[serde(default = "d_one")]
-        probability: f64,
-    },
-    /// Toxiproxy timeout: data on the role stops; connections close after `timeout_ms`
-    /// (0: never).
-    Timeout {
-        role: Role,
-        #[serde(default)]
-        timeout_ms: u32,
-        #[serde(default)]
-        stream: Stream,
-        #[serde(default = "d_one")]
-        toxicity: f64,
-    },
-    /// Any Toxiproxy toxic by type, with its attributes as Toxiproxy names them.
-    Toxic {
-        role: Role,
-        #[serde(rename = "type")]
-        kind: String,
-        #[serde(default)]
-        stream: Stream,
-        #[serde(default = "d_one")]
-        toxicity: f64,
-        #[serde(default)]
-        attributes: toml::Table,
-    },
-    /// A role is cut off: its proxy is disabled (connections refused and closed). Or, on
-    /// Docker, a service is cut off: its container leaves the compose network.
-    Partition {
-        #[serde(default)]
-        role: Option<Role>,
-        #[serde(default)]
-        service: Option<Service>,
-    },
-    /// A service is killed (SIGKILL / docker kill) and restarted when healed. Redis loses the
-    /// cache; the database recovers.
-    Kill { service: Service },
-    /// A service is paused (SIGSTOP / docker pause) and resumed when healed.
-    Pause { service: Service },
-    /// The strategy's background workers die (in-memory queues lost) and restart when healed.
-    KillWorkers {},
-}
-
-impl FaultKind {
-    /// Whether the fault needs the fault proxy.
-    pub fn needs_proxy(&self) -> bool {
-        match self {
-            FaultKind::Latency { .. }
-            | FaultKind::Timeout { .. }
-            | FaultKind::Toxic { .. }
-            | FaultKind::Partition { role: Some(_), .. } => true,
-            FaultKind::DeleteFailure { mode, .. } => *mode != DeleteFailureMode::Error,
-            _ => false,
-        }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            FaultKind::Latency { .. } => "latency",
-            FaultKind::DeleteFailure { .. } => "delete-failure",
-            FaultKind::Timeout { .. } => "timeout",
-            FaultKind::Toxic { .. } => "toxic",
-            FaultKind::Partition { .. } => "partition",
-            FaultKind::Kill { .. } => "kill",
-            FaultKind::Pause { .. } => "pause",
-            FaultKind::KillWorkers {} => "kill-workers",
-        }
-    }
-
-    fn validate(&self) -> Result<(), String> {
-        let prob = |p: f64, f: &str| {
-            if (0.0..=1.0).contains(&p) {
-                Ok(())
-            } else {
-                Err(format!("`{f}` must be between 0 and 1"))
-            }
-        };
-        match self {
-            FaultKind::Latency { toxicity, .. }
-            | FaultKind::Timeout { toxicity, .. }
-            | FaultKind::Toxic { toxicity, .. } => prob(*toxicity, "toxicity"),
-            FaultKind::DeleteFailure {
-                probability, role, ..
-            } => {
-                if role.is_db() {
-                    return Err(
-                        "delete-failure acts on a cache role (cache-write by default)".into(),
-                    );
-                }
-                prob(*probability, "probability")
-            }
-            FaultKind::Partition { role, service } => match (role, service) {
-                (Some(_), None) => Ok(()),
-                (None, Some(Service::Proxy)) => Err("`service` must be db or redis".into()),
-                (None, Some(_)) => Ok(()),
-                _ => Err("give either `role` (a proxy partition) or `service` (a container partition, Docker only)".into()),
-            },
-            FaultKind::Kill { service } | FaultKind::Pause { service } => {
-                if *service == Service::Proxy {
-                    Err("`service` must be db or redis".into())
-                } else {
-                    Ok(())
-                }
-            }
-            _ => Ok(()),
-        }
-    }
-}
-
 /// When a fault is active.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -203,11 +52,32 @@ pub enum Schedule {
     },
 }
 
-/// One `[[nemesis]]` entry.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One `[[nemesis]]` entry: its kind, configured, and its schedule.
+#[derive(Debug, Clone)]
 pub struct FaultSpec {
-    pub kind: FaultKind,
+    /// The kind's name (`fault = "..."`).
+    pub name: &'static str,
+    pub kind: Arc<dyn Configured>,
     pub schedule: Schedule,
+}
+
+impl FaultSpec {
+    /// Whether the fault needs the fault proxy.
+    pub fn needs_proxy(&self) -> bool {
+        self.kind.needs_proxy()
+    }
+}
+
+impl Serialize for FaultSpec {
+    /// `{"kind": {"fault": NAME, ...its fields}, "schedule": {...}}`, as the history and
+    /// summary.json record an entry.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut kind = self.kind.fields();
+        if let Some(o) = kind.as_object_mut() {
+            o.insert("fault".into(), self.name.into());
+        }
+        serde_json::json!({"kind": kind, "schedule": self.schedule}).serialize(s)
+    }
 }
 
 const SCHEDULE_KEYS: [&str; 4] = ["at_s", "duration_s", "mean_gap_s", "mean_duration_s"];
@@ -227,10 +97,16 @@ pub fn parse(i: usize, t: &toml::Table) -> Result<FaultSpec, String> {
             sched.insert(k.to_string(), v);
         }
     }
-    let kind: FaultKind = toml::Value::Table(rest)
-        .try_into()
-        .map_err(|e: toml::de::Error| format!("{at}: {}", e.message().trim().replace('\n', " ")))?;
-    kind.validate().map_err(|e| format!("{at}: {e}"))?;
+    let name = match rest.remove("fault") {
+        Some(toml::Value::String(n)) => n,
+        _ => {
+            return Err(format!(
+                "{at}: give the kind of fault, e.g. `fault = \"latency\"`"
+            ))
+        }
+    };
+    let reg = super::kinds::lookup(&name).map_err(|e| format!("{at}: {e}"))?;
+    let kind = (reg.parse)(rest).map_err(|e| format!("{at}: {name}: {e}"))?;
     let schedule = match (
         sched.get("at_s").and_then(|v| v.as_float()),
         sched.get("duration_s").and_then(|v| v.as_float()),
@@ -251,7 +127,11 @@ pub fn parse(i: usize, t: &toml::Table) -> Result<FaultSpec, String> {
             ))
         }
     };
-    Ok(FaultSpec { kind, schedule })
+    Ok(FaultSpec {
+        name: reg.name,
+        kind,
+        schedule,
+    })
 }
 
 #[cfg(test)]
@@ -276,7 +156,7 @@ mod tests {
                 duration_s: 2.5
             }
         );
-        assert!(f.kind.needs_proxy());
+        assert!(f.needs_proxy());
         let f = parse(
             1,
             &table(
@@ -284,14 +164,10 @@ mod tests {
             ),
         )
         .unwrap();
-        assert_eq!(
-            f.kind,
-            FaultKind::Kill {
-                service: Service::Redis
-            }
-        );
+        assert_eq!(f.name, "kill");
+        assert_eq!(f.kind.fields(), serde_json::json!({"service": "redis"}));
         let f = parse(2, &table("fault = \"delete-failure\"\nmode = \"error\"\nprobability = 0.5\nat_s = 0\nduration_s = 1")).unwrap();
-        assert!(!f.kind.needs_proxy());
+        assert!(!f.needs_proxy());
     }
 
     #[test]
@@ -303,13 +179,13 @@ mod tests {
             &table("fault = 'partition'\nservice = 'redis'\nat_s = 1\nduration_s = 1"),
         )
         .unwrap();
-        assert!(!f.kind.needs_proxy());
+        assert!(!f.needs_proxy());
         let f = parse(
             0,
             &table("fault = 'partition'\nrole = 'db'\nat_s = 1\nduration_s = 1"),
         )
         .unwrap();
-        assert!(f.kind.needs_proxy());
+        assert!(f.needs_proxy());
     }
 
     #[test]

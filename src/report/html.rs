@@ -2,7 +2,7 @@
 
 use super::scan::Bucket;
 use super::svg::{bar_chart, line_chart, Band, Series};
-use super::{timeline, StrategyPage};
+use super::{key_timeline, StrategyPage};
 use crate::checker::Percentiles;
 use crate::output::{self, escape_xml as esc, verdict_name};
 use crate::summary::Summary;
@@ -238,7 +238,7 @@ fn strategy_section(h: &mut String, p: &StrategyPage) {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        h.push_str(&timeline::render(w, a, &p.shades));
+        h.push_str(&key_timeline::render(w, a, &p.shades));
         h.push('\n');
     }
     if p.not_drawn > 0 {

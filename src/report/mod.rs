@@ -8,17 +8,18 @@
 //! * [`svg`]: chart primitives; [`timeline`]: the per-anomaly timeline; [`html`]: the page.
 
 pub mod html;
+pub mod key_timeline;
 pub mod scan;
 pub mod svg;
-pub mod timeline;
 
-use crate::check_cmd::{check_one, strategy_dirs};
 use crate::checker::Anomaly;
 use crate::history::files::HISTORY_FILE;
+use crate::recheck::check_one;
+use crate::results::strategy_dirs;
 use crate::summary::{Summary, SUMMARY_FILE};
 use anyhow::Result;
+use key_timeline::Shade;
 use std::path::{Path, PathBuf};
-use timeline::Shade;
 
 /// Timelines drawn per anomaly kind and strategy (the checker keeps up to 20 examples each).
 pub const TIMELINES_PER_KIND: usize = 6;
@@ -122,8 +123,8 @@ pub fn run(result: &Path, out: Option<&Path>) -> Result<u8> {
     })?;
     println!("report: {}", path.display());
     Ok(if errors.is_empty() {
-        crate::cli::EXIT_OK
+        crate::exit::EXIT_OK
     } else {
-        crate::cli::EXIT_ERROR
+        crate::exit::EXIT_ERROR
     })
 }

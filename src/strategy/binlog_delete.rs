@@ -28,14 +28,14 @@
 //! binlog's end as of then and its retry queue is empty, at most `drain_timeout_ms`), dies on
 //! `kill-workers` (its retry queue is lost) and restarts per `resume`.
 
-use super::{cache_aside_read, parse_settings, Env, Outcome, ReadValue, Registration, Strategy};
+use super::{cache_aside_read, typed, Env, Outcome, ReadValue, Registration, Strategy};
 use crate::cdc::position::Position;
 use crate::cdc::queue::RetryPolicy;
 use crate::cdc::{binlog_end, Consumer, ConsumerConfig, StartAt, TableFilter};
 use crate::checker::Percentiles;
-use crate::client::Client;
 use crate::history::process;
 use crate::infra::Role;
+use crate::session::Session;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -44,8 +44,7 @@ use std::time::Duration;
 pub const REG: Registration = Registration {
     name: "binlog-delete",
     about: "write the database; a binlog consumer (like Canal) deletes the key, retrying via a queue (seed 4.3)",
-    validate: |t| parse(t).map(|_| ()),
-    build: |t, env| Ok(Arc::new(BinlogDelete::new(parse(t).map_err(anyhow::Error::msg)?, env))),
+    configure: typed::<Settings>,
 };
 
 /// Where a restarted consumer resumes.
@@ -109,47 +108,53 @@ fn d_drain() -> u64 {
     10_000
 }
 
-fn parse(t: &toml::Table) -> Result<Settings, String> {
-    let s: Settings = parse_settings(t)?;
-    let check = |ok: bool, field: &str, what: &str| {
-        if ok {
-            Ok(())
-        } else {
-            Err(format!("field `{field}`: {what}"))
-        }
-    };
-    check(
-        s.server_id.is_none_or(|id| id >= 2),
-        "server_id",
-        "must be at least 2 (1 is the database's own)",
-    )?;
-    check(
-        s.retry_backoff_ms >= 1,
-        "retry_backoff_ms",
-        "must be at least 1",
-    )?;
-    check(
-        s.retry_backoff_max_ms >= s.retry_backoff_ms,
-        "retry_backoff_max_ms",
-        "must be at least retry_backoff_ms",
-    )?;
-    check(s.heartbeat_ms >= 10, "heartbeat_ms", "must be at least 10")?;
-    check(
-        s.reconnect_backoff_ms >= 1,
-        "reconnect_backoff_ms",
-        "must be at least 1",
-    )?;
-    check(
-        (0.0..=1.0).contains(&s.fail_delete_probability),
-        "fail_delete_probability",
-        "must be between 0 and 1",
-    )?;
-    check(
-        s.fail_delete_probability < 1.0 || s.retry_max_attempts > 0,
-        "fail_delete_probability",
-        "1 with retry_max_attempts = 0 would retry forever",
-    )?;
-    Ok(s)
+impl super::Settings for Settings {
+    fn check(&self) -> Result<(), String> {
+        let s = self;
+        let check = |ok: bool, field: &str, what: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("field `{field}`: {what}"))
+            }
+        };
+        check(
+            s.server_id.is_none_or(|id| id >= 2),
+            "server_id",
+            "must be at least 2 (1 is the database's own)",
+        )?;
+        check(
+            s.retry_backoff_ms >= 1,
+            "retry_backoff_ms",
+            "must be at least 1",
+        )?;
+        check(
+            s.retry_backoff_max_ms >= s.retry_backoff_ms,
+            "retry_backoff_max_ms",
+            "must be at least retry_backoff_ms",
+        )?;
+        check(s.heartbeat_ms >= 10, "heartbeat_ms", "must be at least 10")?;
+        check(
+            s.reconnect_backoff_ms >= 1,
+            "reconnect_backoff_ms",
+            "must be at least 1",
+        )?;
+        check(
+            (0.0..=1.0).contains(&s.fail_delete_probability),
+            "fail_delete_probability",
+            "must be between 0 and 1",
+        )?;
+        check(
+            s.fail_delete_probability < 1.0 || s.retry_max_attempts > 0,
+            "fail_delete_probability",
+            "1 with retry_max_attempts = 0 would retry forever",
+        )?;
+        Ok(())
+    }
+
+    fn build(&self, env: &Env) -> anyhow::Result<Arc<dyn Strategy>> {
+        Ok(Arc::new(BinlogDelete::new(self.clone(), env)))
+    }
 }
 
 pub struct BinlogDelete {
@@ -165,6 +170,7 @@ impl BinlogDelete {
             server_id: settings.server_id.unwrap_or_else(process_server_id),
             db: env.addrs.db_opts(Role::Binlog),
             redis_url: env.addrs.redis_url(Role::CacheWrite),
+            injected: env.addrs.injected.clone(),
             table: TableFilter {
                 schema: env.addrs.db.database.clone(),
                 table: crate::register::TABLE.to_string(),
@@ -208,16 +214,14 @@ impl BinlogDelete {
 
 #[async_trait]
 impl Strategy for BinlogDelete {
-    async fn read(&self, c: &mut Client, key: i64) -> Outcome<ReadValue> {
+    async fn read(&self, c: &mut Session, key: i64) -> Outcome<ReadValue> {
         cache_aside_read(c, key).await
     }
 
-    async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
-        if let Err(e) = c.write_db(key, value).await {
-            return e.into();
-        }
+    async fn write(&self, c: &mut Session, key: i64, value: i64) -> Outcome<()> {
+        c.write_db(key, value).await?;
         self.consumer.acked(key, value);
-        Outcome::Ok(())
+        Ok(())
     }
 
     async fn start(&self) -> anyhow::Result<()> {

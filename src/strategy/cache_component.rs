@@ -13,10 +13,11 @@
 //! Steps use the client's connections per role (`cache-read`, `db`, `cache-fill`,
 //! `cache-write`), so faults hit the component's steps one by one.
 
-use super::{cache, Outcome, ReadValue};
-use crate::client::Client;
+use super::{aside, Outcome, ReadValue};
+use crate::cache;
 use crate::conn::StepError;
 use crate::history::Source;
+use crate::session::Session;
 
 /// A cache component in front of the register.
 pub struct CacheComponent {
@@ -33,51 +34,51 @@ impl CacheComponent {
     }
 
     /// Reads `key` through the cache.
-    pub async fn get(&self, c: &mut Client, key: i64) -> Outcome<ReadValue> {
-        if let Some(hit) = cache::cache_hit(c, key).await {
+    pub async fn get(&self, c: &mut Session, key: i64) -> Outcome<ReadValue> {
+        if let Some(hit) = aside::cache_hit(c, key).await {
             return hit;
         }
         self.load(c, key).await
     }
 
     /// The loader: database read, then fill. A failed fill does not fail the read.
-    async fn load(&self, c: &mut Client, key: i64) -> Outcome<ReadValue> {
-        let v = match c.conns.db.read(key).await {
-            Ok(v) => v,
-            Err(e) => return e.into(),
-        };
+    async fn load(&self, c: &mut Session, key: i64) -> Outcome<ReadValue> {
+        let v = c.conns.db.read(key).await?;
         if let Some(v) = v {
             let r = cache::set(&mut c.conns.cache_fill, key, v, self.ttl_ms).await;
-            cache::trace_step(c, "cache-fill", key, Some(v), &r);
+            c.trace("cache-fill", key, Some(v), &r);
         }
-        Outcome::Ok(ReadValue {
+        Ok(ReadValue {
             value: v,
             source: Source::Db,
         })
     }
 
     /// Drops the entry of `key`.
-    pub async fn invalidate(&self, c: &mut Client, key: i64) -> Result<(), StepError> {
+    pub async fn invalidate(&self, c: &mut Session, key: i64) -> Result<(), StepError> {
         let r = cache::del(&mut c.conns.cache_write, key).await;
-        cache::trace_step(c, "cache-del", key, None, &r);
+        c.trace("cache-del", key, None, &r);
         r
     }
 
     /// Writes `value` through: the cache, then the database.
-    pub async fn put(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
+    pub async fn put(&self, c: &mut Session, key: i64, value: i64) -> Outcome<()> {
         let r = cache::set(&mut c.conns.cache_write, key, value, self.ttl_ms).await;
-        cache::trace_step(c, "cache-set", key, Some(value), &r);
+        c.trace("cache-set", key, Some(value), &r);
         if let Err(e) = r {
-            return Outcome::Fail(format!("cache set failed, write refused: {}", e.msg()));
+            return Err(StepError::Fail(format!(
+                "cache set failed, write refused: {}",
+                e.msg()
+            )));
         }
         match c.write_db(key, value).await {
-            Ok(_) => Outcome::Ok(()),
+            Ok(_) => Ok(()),
             Err(e) => {
                 if self.rollback_on_db_failure {
                     // Readers may have seen the value meanwhile (dirty if it never commits).
                     let _ = self.invalidate(c, key).await;
                 }
-                e.into()
+                Err(e)
             }
         }
     }

@@ -17,9 +17,11 @@
 //! ```
 
 use super::chance::{check_probability, Chance};
-use super::{cache, cache_aside_read, parse_settings, Outcome, ReadValue, Registration, Strategy};
-use crate::client::Client;
+use super::{cache_aside_read, typed, Env, Outcome, ReadValue, Registration, Strategy};
+use crate::cache;
+use crate::conn::StepError;
 use crate::history::EventType;
+use crate::session::Session;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -29,14 +31,7 @@ const NAME: &str = "cache-then-db";
 pub const REG: Registration = Registration {
     name: NAME,
     about: "set the cache, then write the database; a DB failure leaves dirty data (seed 3.1)",
-    validate: |t| settings(t).map(|_| ()),
-    build: |t, env| {
-        let s = settings(t).map_err(anyhow::Error::msg)?;
-        Ok(Arc::new(CacheThenDb {
-            chance: Chance::new(env.seed, NAME),
-            s,
-        }))
-    },
+    configure: typed::<Settings>,
 };
 
 /// Settings of `cache-then-db` (defaults in the module doc).
@@ -46,10 +41,17 @@ pub struct Settings {
     pub db_failure_probability: f64,
 }
 
-fn settings(t: &toml::Table) -> Result<Settings, String> {
-    let s: Settings = parse_settings(t)?;
-    check_probability("db_failure_probability", s.db_failure_probability)?;
-    Ok(s)
+impl super::Settings for Settings {
+    fn check(&self) -> Result<(), String> {
+        check_probability("db_failure_probability", self.db_failure_probability)
+    }
+
+    fn build(&self, env: &Env) -> anyhow::Result<Arc<dyn Strategy>> {
+        Ok(Arc::new(CacheThenDb {
+            chance: Chance::new(env.seed, NAME),
+            s: self.clone(),
+        }))
+    }
 }
 
 pub struct CacheThenDb {
@@ -59,26 +61,29 @@ pub struct CacheThenDb {
 
 #[async_trait]
 impl Strategy for CacheThenDb {
-    async fn read(&self, c: &mut Client, key: i64) -> Outcome<ReadValue> {
+    async fn read(&self, c: &mut Session, key: i64) -> Outcome<ReadValue> {
         cache_aside_read(c, key).await
     }
 
-    async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
+    async fn write(&self, c: &mut Session, key: i64, value: i64) -> Outcome<()> {
         let ttl = c.ttl_ms;
         let r = cache::set(&mut c.conns.cache_write, key, value, ttl).await;
-        cache::trace_step(c, "cache-set", key, Some(value), &r);
+        c.trace("cache-set", key, Some(value), &r);
         if let Err(e) = r {
             // The first step failed: the database is not touched.
-            return Outcome::Fail(format!("cache set failed, write refused: {}", e.msg()));
+            return Err(StepError::Fail(format!(
+                "cache set failed, write refused: {}",
+                e.msg()
+            )));
         }
         if self.chance.hit(self.s.db_failure_probability) {
             c.step("db-refused", EventType::Fail, key, Some(value), None);
-            return Outcome::Fail(
+            return Err(StepError::Fail(
                 "database write refused by the application after the cache set \
                  (db_failure_probability)"
                     .into(),
-            );
+            ));
         }
-        c.write_db(key, value).await.map(|_| ()).into()
+        c.write_db(key, value).await.map(|_| ())
     }
 }

@@ -1,35 +1,35 @@
 //! `db-only`: no cache at all. The control: the checker must report nothing on it.
 
-use super::{no_settings, CacheView, Outcome, ReadValue, Registration, Strategy};
-use crate::client::Client;
+use super::{plain, Outcome, ReadValue, Registration, Strategy};
+use crate::cache::CacheView;
 use crate::conn::{CacheConn, StepError};
 use crate::history::Source;
+use crate::session::Session;
 use async_trait::async_trait;
-use std::sync::Arc;
 
 pub const REG: Registration = Registration {
     name: "db-only",
     about: "no cache: reads and writes go to the database (the control)",
-    validate: no_settings,
-    build: |_, _| Ok(Arc::new(DbOnly)),
+    configure: plain::<DbOnly>,
 };
 
+#[derive(Default)]
 pub struct DbOnly;
 
 #[async_trait]
 impl Strategy for DbOnly {
-    async fn read(&self, c: &mut Client, key: i64) -> Outcome<ReadValue> {
+    async fn read(&self, c: &mut Session, key: i64) -> Outcome<ReadValue> {
         match c.conns.db.read(key).await {
-            Ok(value) => Outcome::Ok(ReadValue {
+            Ok(value) => Ok(ReadValue {
                 value,
                 source: Source::Db,
             }),
-            Err(e) => e.into(),
+            Err(e) => Err(e),
         }
     }
 
-    async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
-        c.write_db(key, value).await.map(|_| ()).into()
+    async fn write(&self, c: &mut Session, key: i64, value: i64) -> Outcome<()> {
+        c.write_db(key, value).await.map(|_| ())
     }
 
     async fn cache_view(&self, _: &mut CacheConn, _: i64) -> Result<CacheView, StepError> {

@@ -3,34 +3,32 @@
 //! fill of an old value landing after the delete); a failed delete leaves the old value until
 //! the TTL expires.
 
-use super::{cache, cache_aside_read, no_settings, Outcome, ReadValue, Registration, Strategy};
-use crate::client::Client;
+use super::{cache_aside_read, plain, Outcome, ReadValue, Registration, Strategy};
+use crate::cache;
+use crate::session::Session;
 use async_trait::async_trait;
-use std::sync::Arc;
 
 pub const REG: Registration = Registration {
     name: "db-then-delete",
     about: "cache-aside: write the database, then delete the cache entry (seed 3.4)",
-    validate: no_settings,
-    build: |_, _| Ok(Arc::new(DbThenDelete)),
+    configure: plain::<DbThenDelete>,
 };
 
+#[derive(Default)]
 pub struct DbThenDelete;
 
 #[async_trait]
 impl Strategy for DbThenDelete {
-    async fn read(&self, c: &mut Client, key: i64) -> Outcome<ReadValue> {
+    async fn read(&self, c: &mut Session, key: i64) -> Outcome<ReadValue> {
         cache_aside_read(c, key).await
     }
 
-    async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
-        if let Err(e) = c.write_db(key, value).await {
-            return e.into();
-        }
+    async fn write(&self, c: &mut Session, key: i64, value: i64) -> Outcome<()> {
+        c.write_db(key, value).await?;
         // The write is committed whatever happens to the delete: a failed delete is recorded
         // and leaves the old value cached until its TTL.
         let r = cache::del(&mut c.conns.cache_write, key).await;
-        cache::trace_step(c, "cache-del", key, None, &r);
-        Outcome::Ok(())
+        c.trace("cache-del", key, None, &r);
+        Ok(())
     }
 }

@@ -32,9 +32,10 @@
 
 use super::chance::{check_probability, Chance};
 use super::retry_queue::{QueueKind, RetryQueue};
-use super::{cache, cache_aside_read, parse_settings, Outcome, ReadValue, Registration, Strategy};
-use crate::client::Client;
+use super::{cache_aside_read, typed, Env, Outcome, ReadValue, Registration, Strategy};
+use crate::cache;
 use crate::conn::StepError;
+use crate::session::Session;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -46,15 +47,7 @@ const NAME: &str = "delete-retry";
 pub const REG: Registration = Registration {
     name: NAME,
     about: "db-then-delete with failed deletes retried in line, then via a queue (seed 4.2)",
-    validate: |t| settings(t).map(|_| ()),
-    build: |t, env| {
-        let s = settings(t).map_err(anyhow::Error::msg)?;
-        Ok(Arc::new(DeleteRetry {
-            queue: RetryQueue::new(s.queue, s.queue_backoff_ms, s.max_queue_retries, env)?,
-            chance: Chance::new(env.seed, NAME),
-            s,
-        }))
-    },
+    configure: typed::<Settings>,
 };
 
 /// Settings of `delete-retry` (defaults in the module doc).
@@ -82,13 +75,26 @@ impl Default for Settings {
     }
 }
 
-fn settings(t: &toml::Table) -> Result<Settings, String> {
-    let s: Settings = parse_settings(t)?;
-    check_probability("delete_failure_probability", s.delete_failure_probability)?;
-    if s.max_queue_retries == 0 {
-        return Err("`max_queue_retries` must be at least 1".into());
+impl super::Settings for Settings {
+    fn check(&self) -> Result<(), String> {
+        check_probability(
+            "delete_failure_probability",
+            self.delete_failure_probability,
+        )?;
+        if self.max_queue_retries == 0 {
+            return Err("`max_queue_retries` must be at least 1".into());
+        }
+        Ok(())
     }
-    Ok(s)
+
+    fn build(&self, env: &Env) -> anyhow::Result<Arc<dyn Strategy>> {
+        let s = self.clone();
+        Ok(Arc::new(DeleteRetry {
+            queue: RetryQueue::new(s.queue, s.queue_backoff_ms, s.max_queue_retries, env)?,
+            chance: Chance::new(env.seed, NAME),
+            s,
+        }))
+    }
 }
 
 pub struct DeleteRetry {
@@ -99,7 +105,7 @@ pub struct DeleteRetry {
 
 impl DeleteRetry {
     /// One delete attempt of the write path (possibly refused by the fault knob).
-    async fn try_delete(&self, c: &mut Client, key: i64, attempt: u32) -> bool {
+    async fn try_delete(&self, c: &mut Session, key: i64, attempt: u32) -> bool {
         let r = if self.chance.hit(self.s.delete_failure_probability) {
             Err(StepError::Fail(
                 "delete refused by the application (delete_failure_probability)".into(),
@@ -108,21 +114,19 @@ impl DeleteRetry {
             cache::del(&mut c.conns.cache_write, key).await
         };
         let detail = json!({ "attempt": attempt });
-        cache::trace_detail(c, "cache-del", key, None, detail, &r);
+        c.trace_detail("cache-del", key, None, detail, &r);
         r.is_ok()
     }
 }
 
 #[async_trait]
 impl Strategy for DeleteRetry {
-    async fn read(&self, c: &mut Client, key: i64) -> Outcome<ReadValue> {
+    async fn read(&self, c: &mut Session, key: i64) -> Outcome<ReadValue> {
         cache_aside_read(c, key).await
     }
 
-    async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
-        if let Err(e) = c.write_db(key, value).await {
-            return e.into();
-        }
+    async fn write(&self, c: &mut Session, key: i64, value: i64) -> Outcome<()> {
+        c.write_db(key, value).await?;
         // The write is committed whatever happens to its delete.
         for attempt in 0..=self.s.inline_retries {
             if attempt > 0 {
@@ -136,11 +140,11 @@ impl Strategy for DeleteRetry {
                 );
             }
             if self.try_delete(c, key, attempt).await {
-                return Outcome::Ok(());
+                return Ok(());
             }
         }
         self.queue.enqueue(c, key).await;
-        Outcome::Ok(())
+        Ok(())
     }
 
     async fn start(&self) -> anyhow::Result<()> {

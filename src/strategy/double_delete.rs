@@ -29,12 +29,12 @@
 
 use super::pool::Pool;
 use super::workers::{Tasks, WorkerLog};
-use super::Strategy;
-use super::{cache, cache_aside_read, parse_settings, Env, Outcome, ReadValue, Registration};
-use crate::client::Client;
-use crate::conn::CacheConn;
+use super::{cache_aside_read, typed, Env, Outcome, ReadValue, Registration, Strategy};
+use crate::cache;
+use crate::conn::{CacheConn, StepError};
 use crate::history::EventType;
 use crate::infra::Role;
+use crate::session::Session;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -45,11 +45,7 @@ use std::time::Duration;
 pub const REG: Registration = Registration {
     name: "double-delete",
     about: "delete, write the database, wait, delete again (delayed double delete, seed 4.1)",
-    validate: |t| parse_settings::<Settings>(t).map(|_| ()),
-    build: |t, env| {
-        let s: Settings = parse_settings(t).map_err(anyhow::Error::msg)?;
-        Ok(Arc::new(DoubleDelete::new(s, env)?))
-    },
+    configure: typed::<Settings>,
 };
 
 /// Settings of `double-delete` (defaults in the module doc).
@@ -66,6 +62,12 @@ impl Default for Settings {
             delay_ms: 500,
             inline: false,
         }
+    }
+}
+
+impl super::Settings for Settings {
+    fn build(&self, env: &Env) -> anyhow::Result<Arc<dyn Strategy>> {
+        Ok(Arc::new(DoubleDelete::new(self.clone(), env)?))
     }
 }
 
@@ -104,27 +106,28 @@ impl DoubleDelete {
 
 #[async_trait]
 impl Strategy for DoubleDelete {
-    async fn read(&self, c: &mut Client, key: i64) -> Outcome<ReadValue> {
+    async fn read(&self, c: &mut Session, key: i64) -> Outcome<ReadValue> {
         cache_aside_read(c, key).await
     }
 
-    async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
+    async fn write(&self, c: &mut Session, key: i64, value: i64) -> Outcome<()> {
         let r = cache::del(&mut c.conns.cache_write, key).await;
         let detail = json!({ "delete": 1, "write_value": value });
-        cache::trace_detail(c, "cache-del", key, None, detail, &r);
+        c.trace_detail("cache-del", key, None, detail, &r);
         if let Err(e) = r {
-            return Outcome::Fail(format!("cache delete failed, write refused: {}", e.msg()));
+            return Err(StepError::Fail(format!(
+                "cache delete failed, write refused: {}",
+                e.msg()
+            )));
         }
-        if let Err(e) = c.write_db(key, value).await {
-            return e.into();
-        }
+        c.write_db(key, value).await?;
         let detail = json!({ "delete": 2, "write_value": value, "delay_ms": self.s.delay_ms });
         if self.s.inline {
             tokio::time::sleep(self.delay()).await;
             let r = cache::del(&mut c.conns.cache_write, key).await;
-            cache::trace_detail(c, "cache-del", key, None, detail, &r);
+            c.trace_detail("cache-del", key, None, detail, &r);
             // The write is committed: a failed second delete is recorded, not returned.
-            return Outcome::Ok(());
+            return Ok(());
         }
         let (pool, log, counts, delay) = (
             self.pool.clone(),
@@ -147,7 +150,7 @@ impl Strategy for DoubleDelete {
             };
             n.fetch_add(1, Ordering::Relaxed);
         });
-        Outcome::Ok(())
+        Ok(())
     }
 
     async fn quiesce(&self) {

@@ -22,10 +22,11 @@
 //! max_waits = 10         # retries before reading the database without filling
 //! ```
 
-use super::{cache, parse_settings, Outcome, ReadValue, Registration, Strategy};
-use crate::client::Client;
+use super::{typed, Env, Outcome, ReadValue, Registration, Strategy};
+use crate::cache;
 use crate::conn::{CacheConn, StepError};
 use crate::history::{EventType, Source};
+use crate::session::Session;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -36,14 +37,7 @@ use std::time::Duration;
 pub const REG: Registration = Registration {
     name: "lease",
     about: "memcache leases: a miss takes a token; a delete invalidates it; stale fills refused",
-    validate: |t| parse_settings::<Settings>(t).map(|_| ()),
-    build: |t, _| {
-        let s: Settings = parse_settings(t).map_err(anyhow::Error::msg)?;
-        Ok(Arc::new(Lease {
-            s,
-            tokens: AtomicU64::new(0),
-        }))
-    },
+    configure: typed::<Settings>,
 };
 
 /// Settings of `lease` (defaults in the module doc).
@@ -62,6 +56,15 @@ impl Default for Settings {
             wait_ms: 10,
             max_waits: 10,
         }
+    }
+}
+
+impl super::Settings for Settings {
+    fn build(&self, _: &Env) -> anyhow::Result<Arc<dyn Strategy>> {
+        Ok(Arc::new(Lease {
+            s: self.clone(),
+            tokens: AtomicU64::new(0),
+        }))
     }
 }
 
@@ -127,7 +130,7 @@ pub async fn fill(
 
 /// A write's delete: the value and the lease token, in one command.
 pub async fn invalidate(conn: &mut CacheConn, k: i64) -> Result<(), StepError> {
-    cache::injected_delete_failure()?;
+    cache::invalidation_allowed(conn)?;
     let cmd = redis::cmd("DEL")
         .arg(cache::key(k))
         .arg(lease_key(k))
@@ -142,18 +145,15 @@ pub struct Lease {
 
 impl Lease {
     /// Reads the database; fills only with the lease `token`.
-    async fn load(&self, c: &mut Client, key: i64, token: Option<String>) -> Outcome<ReadValue> {
-        let v = match c.conns.db.read(key).await {
-            Ok(v) => v,
-            Err(e) => return e.into(),
-        };
+    async fn load(&self, c: &mut Session, key: i64, token: Option<String>) -> Outcome<ReadValue> {
+        let v = c.conns.db.read(key).await?;
         if let (Some(v), Some(token)) = (v, token) {
             let ttl = c.ttl_ms;
             let r = fill(&mut c.conns.cache_fill, key, &token, v, ttl).await;
             let detail = json!({ "token": token, "accepted": r.as_ref().ok() });
-            cache::trace_detail(c, "cache-fill", key, Some(v), detail, &r);
+            c.trace_detail("cache-fill", key, Some(v), detail, &r);
         }
-        Outcome::Ok(ReadValue {
+        Ok(ReadValue {
             value: v,
             source: Source::Db,
         })
@@ -162,7 +162,7 @@ impl Lease {
 
 #[async_trait]
 impl Strategy for Lease {
-    async fn read(&self, c: &mut Client, key: i64) -> Outcome<ReadValue> {
+    async fn read(&self, c: &mut Session, key: i64) -> Outcome<ReadValue> {
         let token = format!(
             "{}-{}",
             c.process,
@@ -171,7 +171,7 @@ impl Strategy for Lease {
         for waited in 0..=self.s.max_waits {
             match get(&mut c.conns.cache_read, key, &token, self.s.lease_ttl_ms).await {
                 Ok(LeaseGet::Hit(v)) => {
-                    return Outcome::Ok(ReadValue {
+                    return Ok(ReadValue {
                         value: Some(v),
                         source: Source::Cache,
                     })
@@ -204,12 +204,10 @@ impl Strategy for Lease {
         self.load(c, key, None).await
     }
 
-    async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
-        if let Err(e) = c.write_db(key, value).await {
-            return e.into();
-        }
+    async fn write(&self, c: &mut Session, key: i64, value: i64) -> Outcome<()> {
+        c.write_db(key, value).await?;
         let r = invalidate(&mut c.conns.cache_write, key).await;
-        cache::trace_step(c, "cache-del", key, None, &r);
-        Outcome::Ok(())
+        c.trace("cache-del", key, None, &r);
+        Ok(())
     }
 }

@@ -1,21 +1,27 @@
 //! Cache write strategies: one module each, behind one trait, registered in [`REGISTRY`].
 //!
 //! Every strategy serves the same two client operations on the register, `read(key)` and
-//! `write(key, value)`, using the client's per-role connections. The read path of a cache
-//! strategy is cache-aside ([`cache_aside_read`]) unless the strategy says otherwise.
+//! `write(key, value)`, with the client's [`Session`] (its per-role connections). The read path
+//! of a cache strategy is cache-aside ([`cache_aside_read`]) unless the strategy says otherwise.
+//! An operation's result is an [`Outcome`]: `Ok`, or a [`StepError`] saying `fail` (certainly
+//! not applied) or `info` (unknown).
+//!
+//! A strategy's settings are parsed and validated once, before any server starts
+//! ([`Registration::configure`] gives a [`Setup`]), and the strategy is built from them when
+//! its turn comes ([`Setup::build`]).
 //!
 //! Adding a strategy: a new file with a `pub const REG: Registration`, one line in
 //! [`REGISTRY`]. Nothing else changes.
 //!
-//! Besides one module per strategy, helpers they share: [`cache`] (plain cache operations, the
-//! cache-aside read, step tracing), [`cache_component`] (read-/write-through),
+//! Besides one module per strategy, helpers they share: [`aside`] (the cache-aside read; the
+//! Redis primitives are [`crate::cache`]), [`cache_component`] (read-/write-through),
 //! [`retry_queue`] (delete-retry's memory and outbox queues), [`rockscache`] (tag-deleted's
 //! Redis entry), [`singleflight`], [`workers`] (background tasks that can be killed and
 //! awaited, worker process ids), [`pool`] (connections for background work), [`chance`]
 //! (seeded random choices). Lua scripts live in `lua/`, one file each.
 
+pub mod aside;
 pub mod binlog_delete;
-pub mod cache;
 pub mod cache_component;
 pub mod cache_then_db;
 pub mod chance;
@@ -37,46 +43,24 @@ pub mod workers;
 pub mod write_behind;
 pub mod write_through;
 
-use crate::client::Client;
+use crate::cache::{self, CacheView};
 use crate::conn::{CacheConn, RoleAddrs, StepError};
 use crate::history::recorder::Recorder;
 use crate::history::Source;
+use crate::session::Session;
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-pub use cache::cache_aside_read;
+pub use aside::cache_aside_read;
 
-/// The result of a client operation, as the history records it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome<T> {
-    /// It happened, and the client learned its result.
-    Ok(T),
-    /// It certainly did not take effect.
-    Fail(String),
-    /// Unknown: it may have taken effect.
-    Info(String),
-}
-
-impl<T> From<StepError> for Outcome<T> {
-    fn from(e: StepError) -> Self {
-        match e {
-            StepError::Fail(m) => Outcome::Fail(m),
-            StepError::Info(m) => Outcome::Info(m),
-        }
-    }
-}
-
-impl<T> From<Result<T, StepError>> for Outcome<T> {
-    fn from(r: Result<T, StepError>) -> Self {
-        match r {
-            Ok(v) => Outcome::Ok(v),
-            Err(e) => e.into(),
-        }
-    }
-}
+/// The result of a client operation, as the history records it: `Ok` (it happened, and the
+/// client learned its result), or `Err` with `fail` (it certainly did not take effect) or
+/// `info` (unknown: it may have taken effect).
+pub type Outcome<T> = Result<T, StepError>;
 
 /// What a read returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,20 +69,12 @@ pub struct ReadValue {
     pub source: Source,
 }
 
-/// What the cache holds for a key after quiescence, as a reader would be served it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct CacheView {
-    /// The value a reader would get (None: absent, or a marker no reader is served).
-    pub value: Option<i64>,
-    /// Remaining TTL in ms (-1: no TTL; None: unknown or absent).
-    pub ttl_ms: Option<i64>,
-}
-
 /// What a strategy is built with.
 #[derive(Clone)]
 pub struct Env {
     pub rec: Recorder,
-    /// Role addresses, for background workers that open their own connections.
+    /// Role addresses, for background workers that open their own connections; they carry the
+    /// run's injected faults ([`crate::injected`]).
     pub addrs: RoleAddrs,
     pub ttl_ms: u64,
     pub op_timeout: Duration,
@@ -114,10 +90,10 @@ pub struct Env {
 #[async_trait]
 pub trait Strategy: Send + Sync {
     /// Reads `key`.
-    async fn read(&self, c: &mut Client, key: i64) -> Outcome<ReadValue>;
+    async fn read(&self, c: &mut Session, key: i64) -> Outcome<ReadValue>;
 
     /// Writes `value` to `key`.
-    async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()>;
+    async fn write(&self, c: &mut Session, key: i64, value: i64) -> Outcome<()>;
 
     /// Starts background workers (queues, flushers, consumers) before the clients.
     async fn start(&self) -> anyhow::Result<()> {
@@ -161,10 +137,53 @@ pub struct Registration {
     pub name: &'static str,
     /// One line for `cachecheck strategies` and the README.
     pub about: &'static str,
-    /// Checks the strategy's own settings (the `[strategy.NAME]` table without `expect`,
-    /// `ttl_ms`).
-    pub validate: fn(&toml::Table) -> Result<(), String>,
-    pub build: fn(&toml::Table, &Env) -> anyhow::Result<Arc<dyn Strategy>>,
+    /// Parses and validates the strategy's own settings (the `[strategy.NAME]` table without
+    /// the settings every strategy accepts): once, before any server starts.
+    pub configure: fn(&toml::Table) -> Result<Arc<dyn Setup>, String>,
+}
+
+/// A strategy's validated settings: builds the strategy when its turn comes.
+pub trait Setup: Send + Sync {
+    fn build(&self, env: &Env) -> anyhow::Result<Arc<dyn Strategy>>;
+}
+
+/// Typed settings of a strategy (a struct that denies unknown fields, its defaults in the
+/// strategy's module doc).
+pub trait Settings: DeserializeOwned + Send + Sync + 'static {
+    /// Checks what serde cannot (ranges, combinations), naming the field.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+    /// Builds the strategy.
+    fn build(&self, env: &Env) -> anyhow::Result<Arc<dyn Strategy>>;
+}
+
+impl<T: Settings> Setup for T {
+    fn build(&self, env: &Env) -> anyhow::Result<Arc<dyn Strategy>> {
+        Settings::build(self, env)
+    }
+}
+
+/// `configure` of a strategy with typed settings `T`.
+pub fn typed<T: Settings>(t: &toml::Table) -> Result<Arc<dyn Setup>, String> {
+    let s: T = parse_settings(t)?;
+    s.check()?;
+    Ok(Arc::new(s))
+}
+
+/// `configure` of a strategy without settings of its own: it refuses any, and builds
+/// `S::default()`.
+pub fn plain<S: Strategy + Default + 'static>(t: &toml::Table) -> Result<Arc<dyn Setup>, String> {
+    parse_settings::<NoSettings>(t)?;
+    Ok(Arc::new(Plain::<S>(PhantomData)))
+}
+
+struct Plain<S>(PhantomData<fn() -> S>);
+
+impl<S: Strategy + Default + 'static> Setup for Plain<S> {
+    fn build(&self, _: &Env) -> anyhow::Result<Arc<dyn Strategy>> {
+        Ok(Arc::new(S::default()))
+    }
 }
 
 /// Every strategy, in the order the README lists them.
@@ -197,9 +216,9 @@ pub fn lookup(name: &str) -> Result<&'static Registration, String> {
     })
 }
 
-/// Validates a strategy's own settings.
-pub fn validate_settings(name: &str, t: &toml::Table) -> Result<(), String> {
-    (lookup(name)?.validate)(t)
+/// Parses and validates a strategy's own settings.
+pub fn configure(name: &str, t: &toml::Table) -> Result<Arc<dyn Setup>, String> {
+    (lookup(name)?.configure)(t)
 }
 
 /// Parses a settings table into a strategy's settings struct (which should deny unknown
@@ -214,8 +233,3 @@ pub fn parse_settings<T: DeserializeOwned>(t: &toml::Table) -> Result<T, String>
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoSettings {}
-
-/// `validate` for strategies without settings.
-pub fn no_settings(t: &toml::Table) -> Result<(), String> {
-    parse_settings::<NoSettings>(t).map(|_| ())
-}

@@ -20,11 +20,11 @@ pub struct Pool<C> {
 impl Pool<CacheConn> {
     /// Redis connections on `role`.
     pub fn cache(addrs: &RoleAddrs, role: Role, timeout: Duration) -> anyhow::Result<Arc<Self>> {
-        let url = addrs.redis_url(role);
         // Checks the URL once; `make` cannot fail afterwards.
-        let first = CacheConn::new(&url, timeout)?;
+        let first = addrs.cache_conn(role, timeout)?;
+        let addrs = addrs.clone();
         let pool = Pool {
-            make: Box::new(move || CacheConn::new(&url, timeout).expect("checked URL")),
+            make: Box::new(move || addrs.cache_conn(role, timeout).expect("checked URL")),
             idle: Mutex::new(vec![first]),
         };
         Ok(Arc::new(pool))

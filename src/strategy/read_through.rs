@@ -7,21 +7,29 @@
 //! stays until the TTL; a failed invalidation leaves the old value until the TTL.
 
 use super::cache_component::CacheComponent;
-use super::{no_settings, Outcome, ReadValue, Registration, Strategy};
-use crate::client::Client;
+use super::{typed, Env, Outcome, ReadValue, Registration, Strategy};
+use crate::session::Session;
 use async_trait::async_trait;
 use std::sync::Arc;
 
 pub const REG: Registration = Registration {
     name: "read-through",
     about: "a cache component loads misses; writes invalidate through it (seed 2.2)",
-    validate: no_settings,
-    build: |_, env| {
+    configure: typed::<Settings>,
+};
+
+/// `read-through` has no settings of its own.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {}
+
+impl super::Settings for Settings {
+    fn build(&self, env: &Env) -> anyhow::Result<Arc<dyn Strategy>> {
         Ok(Arc::new(ReadThrough {
             component: CacheComponent::new(env.ttl_ms, true),
         }))
-    },
-};
+    }
+}
 
 pub struct ReadThrough {
     component: CacheComponent,
@@ -29,16 +37,14 @@ pub struct ReadThrough {
 
 #[async_trait]
 impl Strategy for ReadThrough {
-    async fn read(&self, c: &mut Client, key: i64) -> Outcome<ReadValue> {
+    async fn read(&self, c: &mut Session, key: i64) -> Outcome<ReadValue> {
         self.component.get(c, key).await
     }
 
-    async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
-        if let Err(e) = c.write_db(key, value).await {
-            return e.into();
-        }
+    async fn write(&self, c: &mut Session, key: i64, value: i64) -> Outcome<()> {
+        c.write_db(key, value).await?;
         // Committed: a failed invalidation is recorded by the component, not returned.
         let _ = self.component.invalidate(c, key).await;
-        Outcome::Ok(())
+        Ok(())
     }
 }

@@ -11,11 +11,12 @@
 mod outbox;
 
 use super::workers::{Tasks, WorkerLog};
-use super::{cache, Env};
-use crate::client::Client;
+use super::Env;
+use crate::cache;
 use crate::conn::{CacheConn, RoleAddrs};
 use crate::history::EventType;
 use crate::infra::Role;
+use crate::session::Session;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::cmp::Reverse;
@@ -91,7 +92,7 @@ pub struct RetryQueue {
 impl RetryQueue {
     pub fn new(kind: QueueKind, backoff_ms: u64, max: u32, env: &Env) -> anyhow::Result<Self> {
         // Fails early on a bad URL; the worker opens its own connection.
-        CacheConn::new(&env.addrs.redis_url(Role::CacheWrite), env.op_timeout)?;
+        env.addrs.cache_conn(Role::CacheWrite, env.op_timeout)?;
         Ok(RetryQueue {
             inner: Arc::new(Inner {
                 kind,
@@ -129,7 +130,7 @@ impl RetryQueue {
     }
 
     /// Queues a delete of `key` after the write path gave up on it.
-    pub async fn enqueue(&self, c: &mut Client, key: i64) {
+    pub async fn enqueue(&self, c: &mut Session, key: i64) {
         let q = &self.inner;
         let detail = json!({ "queue": q.kind.as_str() });
         let r = match q.kind {
@@ -148,7 +149,7 @@ impl RetryQueue {
             }
             QueueKind::Outbox => outbox::insert(&mut c.conns.db, key).await,
         };
-        cache::trace_detail(c, "enqueue", key, None, detail, &r);
+        c.trace_detail("enqueue", key, None, detail, &r);
         let n = match r {
             Ok(()) => &q.counts.queued,
             // The invalidation is lost: the old value stays until the TTL.
@@ -275,7 +276,7 @@ impl Inner {
 /// The memory backend's worker: attempts due items in order; failed ones are pushed back
 /// `backoff` later.
 async fn memory_worker(q: Arc<Inner>, generation: CancellationToken) {
-    let Ok(mut conn) = CacheConn::new(&q.addrs.redis_url(Role::CacheWrite), q.op_timeout) else {
+    let Ok(mut conn) = q.addrs.cache_conn(Role::CacheWrite, q.op_timeout) else {
         return;
     };
     loop {

@@ -15,7 +15,7 @@
 //!
 //! An empty value (`""`) is the library's cached empty result.
 
-use super::cache;
+use crate::cache;
 use crate::conn::{CacheConn, StepError};
 use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -99,7 +99,7 @@ pub async fn set(
 
 /// Marks `k` deleted; the entry expires after `delay_ms`.
 pub async fn tag_deleted(conn: &mut CacheConn, k: i64, delay_ms: u64) -> Result<(), StepError> {
-    cache::injected_delete_failure()?;
+    cache::invalidation_allowed(conn)?;
     let mut inv = TAG.prepare_invoke();
     inv.key(cache::key(k)).arg(delay_ms);
     conn.script::<i64>(&inv).await.map(|_| ())

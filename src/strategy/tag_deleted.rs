@@ -52,11 +52,13 @@ use super::pool::Pool;
 use super::rockscache::{self as rc, decode};
 use super::singleflight::{self, Group, Joined};
 use super::workers::{Tasks, WorkerLog};
-use super::{cache, parse_settings, CacheView, Env, Outcome, ReadValue, Registration, Strategy};
-use crate::client::Client;
+use super::{parse_settings, Env, Outcome, ReadValue, Registration, Setup, Strategy};
+use crate::cache;
+use crate::cache::CacheView;
 use crate::conn::{CacheConn, DbConn, StepError};
 use crate::history::{EventType, Source};
 use crate::infra::Role;
+use crate::session::Session;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -67,15 +69,13 @@ use std::time::Duration;
 pub const REG_WEAK: Registration = Registration {
     name: "tag-deleted",
     about: "rockscache: lock owner per key, writes mark deleted, background refresh",
-    validate: |t| settings(t).map(|_| ()),
-    build: |t, env| build(t, env, false),
+    configure: |t| configure(t, false),
 };
 
 pub const REG_STRONG: Registration = Registration {
     name: "tag-deleted-strong",
     about: "rockscache with StrongConsistency: readers wait for or perform the refresh",
-    validate: |t| settings(t).map(|_| ()),
-    build: |t, env| build(t, env, true),
+    configure: |t| configure(t, true),
 };
 
 /// Settings of `tag-deleted` and `tag-deleted-strong` (defaults: the library's, in the module
@@ -104,18 +104,29 @@ impl Default for Settings {
     }
 }
 
-fn settings(t: &toml::Table) -> Result<Settings, String> {
+/// The settings of one of the two modes.
+struct Mode {
+    s: Settings,
+    strong: bool,
+}
+
+fn configure(t: &toml::Table, strong: bool) -> Result<Arc<dyn Setup>, String> {
     let s: Settings = parse_settings(t)?;
     if s.delay_ms == 0 || s.lock_expire_ms == 0 {
         // The library refuses these too.
         return Err("`delay_ms` and `lock_expire_ms` must not be 0".into());
     }
     check_probability("random_expire_adjustment", s.random_expire_adjustment)?;
-    Ok(s)
+    Ok(Arc::new(Mode { s, strong }))
 }
 
-fn build(t: &toml::Table, env: &Env, strong: bool) -> anyhow::Result<Arc<dyn Strategy>> {
-    let s = settings(t).map_err(anyhow::Error::msg)?;
+impl Setup for Mode {
+    fn build(&self, env: &Env) -> anyhow::Result<Arc<dyn Strategy>> {
+        build(self.s, env, self.strong)
+    }
+}
+
+fn build(s: Settings, env: &Env, strong: bool) -> anyhow::Result<Arc<dyn Strategy>> {
     let name = if strong {
         REG_STRONG.name
     } else {
@@ -167,7 +178,7 @@ fn step<T>(
     d: serde_json::Value,
     r: &Result<T, StepError>,
 ) -> Step {
-    let (kind, detail) = super::workers::outcome_detail(d, r);
+    let (kind, detail) = crate::session::outcome_detail(d, r);
     Step {
         f,
         kind,
@@ -196,7 +207,7 @@ impl TagDeleted {
     }
 
     /// `weakFetch` / `strongFetch`.
-    async fn fetch(&self, c: &mut Client, key: i64) -> Outcome<ReadValue> {
+    async fn fetch(&self, c: &mut Session, key: i64) -> Outcome<ReadValue> {
         let owner = format!(
             "{}-{}",
             c.process,
@@ -205,7 +216,7 @@ impl TagDeleted {
         let lock_expire = self.s.lock_expire_ms;
         let mut got = match rc::get(&mut c.conns.cache_read, key, &owner, lock_expire).await {
             Ok(g) => g,
-            Err(e) => return e.into(),
+            Err(e) => return Err(e),
         };
         let mut waits = 0u64;
         while self.must_wait(&got) {
@@ -213,7 +224,7 @@ impl TagDeleted {
             tokio::time::sleep(Duration::from_millis(self.s.lock_sleep_ms)).await;
             got = match rc::get(&mut c.conns.cache_read, key, &owner, lock_expire).await {
                 Ok(g) => g,
-                Err(e) => return e.into(),
+                Err(e) => return Err(e),
             };
         }
         if waits > 0 {
@@ -227,11 +238,11 @@ impl TagDeleted {
         }
         if !got.locked() {
             return match decode(got.value.as_deref().unwrap_or("")) {
-                Ok(value) => Outcome::Ok(ReadValue {
+                Ok(value) => Ok(ReadValue {
                     value,
                     source: Source::Cache,
                 }),
-                Err(e) => e.into(),
+                Err(e) => Err(e),
             };
         }
         let detail = json!({ "owner": owner, "had_value": got.value.is_some() });
@@ -239,12 +250,9 @@ impl TagDeleted {
         let expire = self.expire_ms();
         if let (false, Some(old)) = (self.strong, &got.value) {
             // Weak mode: the old value now, the refresh in the background.
-            let old = match decode(old) {
-                Ok(v) => v,
-                Err(e) => return e.into(),
-            };
+            let old = decode(old)?;
             self.refresh_in_background(key, owner, expire);
-            return Outcome::Ok(ReadValue {
+            return Ok(ReadValue {
                 value: old,
                 source: Source::Cache,
             });
@@ -298,7 +306,7 @@ async fn fetch_new(
         Err(e) => {
             let r = rc::unlock(fill, key, owner, s.lock_expire_ms).await;
             return (
-                e.into(),
+                Err(e),
                 vec![step("unlock", None, json!({ "owner": owner }), &r)],
             );
         }
@@ -311,18 +319,18 @@ async fn fetch_new(
     let detail = json!({ "owner": owner, "stored": r.as_ref().ok() });
     let steps = vec![step("cache-fill", v, detail, &r)];
     let out = match r {
-        Ok(_) => Outcome::Ok(ReadValue {
+        Ok(_) => Ok(ReadValue {
             value: v,
             source: Source::Db,
         }),
-        Err(e) => e.into(),
+        Err(e) => Err(e),
     };
     (out, steps)
 }
 
 #[async_trait]
 impl Strategy for TagDeleted {
-    async fn read(&self, c: &mut Client, key: i64) -> Outcome<ReadValue> {
+    async fn read(&self, c: &mut Session, key: i64) -> Outcome<ReadValue> {
         if !self.s.singleflight {
             return self.fetch(c, key).await;
         }
@@ -334,20 +342,18 @@ impl Strategy for TagDeleted {
             }
             Joined::Follower(rx) => {
                 c.step("singleflight", EventType::Ok, key, None, None);
-                singleflight::wait(rx)
-                    .await
-                    .unwrap_or_else(|| Outcome::Info("the shared fetch was abandoned".into()))
+                singleflight::wait(rx).await.unwrap_or_else(|| {
+                    Err(StepError::Info("the shared fetch was abandoned".into()))
+                })
             }
         }
     }
 
-    async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
-        if let Err(e) = c.write_db(key, value).await {
-            return e.into();
-        }
+    async fn write(&self, c: &mut Session, key: i64, value: i64) -> Outcome<()> {
+        c.write_db(key, value).await?;
         let r = rc::tag_deleted(&mut c.conns.cache_write, key, self.s.delay_ms).await;
-        cache::trace_step(c, "tag-deleted", key, None, &r);
-        Outcome::Ok(())
+        c.trace("tag-deleted", key, None, &r);
+        Ok(())
     }
 
     async fn quiesce(&self) {

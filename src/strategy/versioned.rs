@@ -23,11 +23,13 @@
 //! write_mode = "tombstone"   # "tombstone" | "update"
 //! ```
 
-use super::{cache, parse_settings, CacheView, Outcome, ReadValue, Registration, Strategy};
-use crate::client::Client;
+use super::{typed, Env, Outcome, ReadValue, Registration, Strategy};
+use crate::cache;
+use crate::cache::CacheView;
 use crate::conn::{CacheConn, StepError};
 use crate::history::{EventType, Source};
 use crate::register;
+use crate::session::Session;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -36,11 +38,7 @@ use std::sync::{Arc, LazyLock};
 pub const REG: Registration = Registration {
     name: "versioned",
     about: "the cache stores versions; writes leave versioned tombstones; no older value wins",
-    validate: |t| parse_settings::<Settings>(t).map(|_| ()),
-    build: |t, _| {
-        let s: Settings = parse_settings(t).map_err(anyhow::Error::msg)?;
-        Ok(Arc::new(Versioned { s }))
-    },
+    configure: typed::<Settings>,
 };
 
 /// What a write leaves in the cache.
@@ -57,6 +55,12 @@ pub enum WriteMode {
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub write_mode: WriteMode,
+}
+
+impl super::Settings for Settings {
+    fn build(&self, _: &Env) -> anyhow::Result<Arc<dyn Strategy>> {
+        Ok(Arc::new(Versioned { s: self.clone() }))
+    }
 }
 
 static SET: LazyLock<redis::Script> =
@@ -112,10 +116,10 @@ pub struct Versioned {
 
 #[async_trait]
 impl Strategy for Versioned {
-    async fn read(&self, c: &mut Client, key: i64) -> Outcome<ReadValue> {
+    async fn read(&self, c: &mut Session, key: i64) -> Outcome<ReadValue> {
         match entry(&mut c.conns.cache_read, key).await {
             Ok(Some((_, Some(v)))) => {
-                return Outcome::Ok(ReadValue {
+                return Ok(ReadValue {
                     value: Some(v),
                     source: Source::Cache,
                 })
@@ -133,25 +137,22 @@ impl Strategy for Versioned {
             .await
         {
             Ok(row) => row,
-            Err(e) => return e.into(),
+            Err(e) => return Err(e),
         };
         let value = row.and_then(|(v, _)| v);
         if let Some((Some(v), version)) = row {
             let ttl = c.ttl_ms;
             let r = cas(&mut c.conns.cache_fill, key, version, Some(v), ttl).await;
-            cache::trace_detail(c, "cache-fill", key, Some(v), cas_detail(version, &r), &r);
+            c.trace_detail("cache-fill", key, Some(v), cas_detail(version, &r), &r);
         }
-        Outcome::Ok(ReadValue {
+        Ok(ReadValue {
             value,
             source: Source::Db,
         })
     }
 
-    async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
-        let version = match c.write_db(key, value).await {
-            Ok(v) => v,
-            Err(e) => return e.into(),
-        };
+    async fn write(&self, c: &mut Session, key: i64, value: i64) -> Outcome<()> {
+        let version = c.write_db(key, value).await?;
         let ttl = c.ttl_ms;
         let (f, cached) = match self.s.write_mode {
             WriteMode::Tombstone => ("cache-tombstone", None),
@@ -160,15 +161,15 @@ impl Strategy for Versioned {
         // A tombstone is the write's invalidation: the injected delete failure hits it as it
         // hits a DEL.
         let injected = match self.s.write_mode {
-            WriteMode::Tombstone => cache::injected_delete_failure(),
+            WriteMode::Tombstone => cache::invalidation_allowed(&c.conns.cache_write),
             WriteMode::Update => Ok(()),
         };
         let r = match injected {
             Ok(()) => cas(&mut c.conns.cache_write, key, version, cached, ttl).await,
             Err(e) => Err(e),
         };
-        cache::trace_detail(c, f, key, cached, cas_detail(version, &r), &r);
-        Outcome::Ok(())
+        c.trace_detail(f, key, cached, cas_detail(version, &r), &r);
+        Ok(())
     }
 
     async fn cache_view(&self, conn: &mut CacheConn, key: i64) -> Result<CacheView, StepError> {

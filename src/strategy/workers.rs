@@ -131,27 +131,7 @@ impl WorkerLog {
         detail: serde_json::Value,
         r: &Result<T, StepError>,
     ) {
-        let (kind, detail) = outcome_detail(detail, r);
+        let (kind, detail) = crate::session::outcome_detail(detail, r);
         self.step(f, kind, Some(key), value, Some(detail));
     }
-}
-
-/// The event type of a step's result, and `detail` with the error added.
-pub fn outcome_detail<T>(
-    mut detail: serde_json::Value,
-    r: &Result<T, StepError>,
-) -> (EventType, serde_json::Value) {
-    let kind = match r {
-        Ok(_) => EventType::Ok,
-        Err(StepError::Fail(_)) => EventType::Fail,
-        Err(StepError::Info(_)) => EventType::Info,
-    };
-    if let Err(e) = r {
-        if let Some(o) = detail.as_object_mut() {
-            o.insert("error".into(), e.msg().into());
-        } else {
-            detail = serde_json::json!({ "error": e.msg() });
-        }
-    }
-    (kind, detail)
 }

@@ -23,13 +23,13 @@
 //! ```
 
 use super::workers::{Tasks, WorkerLog};
-use super::Strategy;
-use super::{cache, cache_aside_read, parse_settings, Env, Outcome, ReadValue, Registration};
-use crate::client::Client;
+use super::{cache_aside_read, typed, Env, Outcome, ReadValue, Registration, Strategy};
+use crate::cache;
 use crate::conn::{DbConn, RoleAddrs, StepError};
 use crate::history::EventType;
 use crate::infra::Role;
 use crate::register;
+use crate::session::Session;
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use serde::{Deserialize, Serialize};
@@ -44,13 +44,7 @@ use tokio::time::Instant;
 pub const REG: Registration = Registration {
     name: "write-behind",
     about: "writes set the cache and are acknowledged; a flusher writes the database (seed 2.4)",
-    validate: |t| settings(t).map(|_| ()),
-    build: |t, env| {
-        Ok(Arc::new(WriteBehind::new(
-            settings(t).map_err(anyhow::Error::msg)?,
-            env,
-        )))
-    },
+    configure: typed::<Settings>,
 };
 
 /// Settings of `write-behind` (defaults in the module doc).
@@ -70,12 +64,17 @@ impl Default for Settings {
     }
 }
 
-fn settings(t: &toml::Table) -> Result<Settings, String> {
-    let s: Settings = parse_settings(t)?;
-    if s.batch_size == 0 || s.flush_interval_ms == 0 {
-        return Err("`batch_size` and `flush_interval_ms` must be at least 1".into());
+impl super::Settings for Settings {
+    fn check(&self) -> Result<(), String> {
+        if self.batch_size == 0 || self.flush_interval_ms == 0 {
+            return Err("`batch_size` and `flush_interval_ms` must be at least 1".into());
+        }
+        Ok(())
     }
-    Ok(s)
+
+    fn build(&self, env: &Env) -> anyhow::Result<Arc<dyn Strategy>> {
+        Ok(Arc::new(WriteBehind::new(self.clone(), env)))
+    }
 }
 
 #[derive(Default)]
@@ -138,19 +137,22 @@ impl WriteBehind {
 
 #[async_trait]
 impl Strategy for WriteBehind {
-    async fn read(&self, c: &mut Client, key: i64) -> Outcome<ReadValue> {
+    async fn read(&self, c: &mut Session, key: i64) -> Outcome<ReadValue> {
         cache_aside_read(c, key).await
     }
 
-    async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
+    async fn write(&self, c: &mut Session, key: i64, value: i64) -> Outcome<()> {
         let _order = self.stripes[key.rem_euclid(STRIPES as i64) as usize]
             .lock()
             .await;
         let ttl = c.ttl_ms;
         let r = cache::set(&mut c.conns.cache_write, key, value, ttl).await;
-        cache::trace_step(c, "cache-set", key, Some(value), &r);
+        c.trace("cache-set", key, Some(value), &r);
         if let Err(e) = r {
-            return Outcome::Fail(format!("cache set failed, write refused: {}", e.msg()));
+            return Err(StepError::Fail(format!(
+                "cache set failed, write refused: {}",
+                e.msg()
+            )));
         }
         let q = &self.inner;
         q.buf
@@ -158,7 +160,7 @@ impl Strategy for WriteBehind {
             .unwrap_or_else(|p| p.into_inner())
             .push_back((key, value));
         c.step("buffer", EventType::Ok, key, Some(value), None);
-        Outcome::Ok(())
+        Ok(())
     }
 
     async fn start(&self) -> anyhow::Result<()> {

@@ -16,8 +16,8 @@
 //! ```
 
 use super::cache_component::CacheComponent;
-use super::{parse_settings, Outcome, ReadValue, Registration, Strategy};
-use crate::client::Client;
+use super::{typed, Env, Outcome, ReadValue, Registration, Strategy};
+use crate::session::Session;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -25,13 +25,7 @@ use std::sync::Arc;
 pub const REG: Registration = Registration {
     name: "write-through",
     about: "a cache component writes the cache, then the database, and reads through (seed 2.3)",
-    validate: |t| parse_settings::<Settings>(t).map(|_| ()),
-    build: |t, env| {
-        let s: Settings = parse_settings(t).map_err(anyhow::Error::msg)?;
-        Ok(Arc::new(WriteThrough {
-            component: CacheComponent::new(env.ttl_ms, s.rollback_on_db_failure),
-        }))
-    },
+    configure: typed::<Settings>,
 };
 
 /// Settings of `write-through` (defaults in the module doc).
@@ -49,17 +43,25 @@ impl Default for Settings {
     }
 }
 
+impl super::Settings for Settings {
+    fn build(&self, env: &Env) -> anyhow::Result<Arc<dyn Strategy>> {
+        Ok(Arc::new(WriteThrough {
+            component: CacheComponent::new(env.ttl_ms, self.rollback_on_db_failure),
+        }))
+    }
+}
+
 pub struct WriteThrough {
     component: CacheComponent,
 }
 
 #[async_trait]
 impl Strategy for WriteThrough {
-    async fn read(&self, c: &mut Client, key: i64) -> Outcome<ReadValue> {
+    async fn read(&self, c: &mut Session, key: i64) -> Outcome<ReadValue> {
         self.component.get(c, key).await
     }
 
-    async fn write(&self, c: &mut Client, key: i64, value: i64) -> Outcome<()> {
+    async fn write(&self, c: &mut Session, key: i64, value: i64) -> Outcome<()> {
         self.component.put(c, key, value).await
     }
 }

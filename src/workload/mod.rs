@@ -1,4 +1,5 @@
-//! The workload file (TOML) and its validation into one config before any server starts.
+//! The workload file (TOML) as written: the first of the configuration's two stages (the second,
+//! [`crate::config::RunConfig`], merges it with the command line and is what a run reads).
 //!
 //! Every field, with its default:
 //!
@@ -32,11 +33,10 @@
 //!
 //! Unknown fields are errors; every error names the field and the file.
 
-use crate::expect::Expectation;
 use crate::infra::InfraConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A workload error: names the file, the field or line, and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -143,158 +143,52 @@ fn d_strategies() -> Vec<String> {
     vec!["db-only".into()]
 }
 
-/// Settings every strategy accepts in its `[strategy.NAME]` table, besides its own.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct CommonSettings {
-    /// Expectations, e.g. `["converges", "stale_reads == 0"]`.
-    pub expect: Vec<Expectation>,
-    /// Overrides the workload's `ttl_ms` for this strategy.
-    pub ttl_ms: Option<u64>,
-}
-
-/// One strategy as it will run: its name, common settings and its own settings table.
-///
-/// A name may carry a label after `@` (`"double-delete@50ms"`): the same strategy run again
-/// with other settings, in its own result directory.
-#[derive(Debug, Clone)]
-pub struct StrategyRun {
-    pub name: String,
-    pub common: CommonSettings,
-    /// The strategy's own settings (validated by the strategy when it is built).
-    pub settings: toml::Table,
-}
-
-/// A validated workload: what the run pipeline consumes.
-#[derive(Debug, Clone)]
-pub struct Workload {
-    pub file: WorkloadFile,
-    /// Where it was read from (for messages) and its text (copied into results).
-    pub path: PathBuf,
-    pub text: String,
-    pub strategies: Vec<StrategyRun>,
-    /// The fault schedule (`[[nemesis]]`).
-    pub faults: Vec<crate::nemesis::spec::FaultSpec>,
-}
-
-impl StrategyRun {
-    /// The registered strategy this run uses (the name without its `@label`).
-    pub fn base(&self) -> &str {
-        base_name(&self.name)
-    }
-}
-
 /// The strategy part of a name (`double-delete@50ms` -> `double-delete`).
 pub fn base_name(name: &str) -> &str {
     name.split('@').next().unwrap_or(name)
 }
 
-impl Workload {
-    pub fn ttl_for(&self, s: &StrategyRun) -> u64 {
-        s.common.ttl_ms.unwrap_or(self.file.ttl_ms)
-    }
-}
-
-/// Reads and validates a workload file.
-pub fn load(path: &Path) -> Result<Workload, WorkloadError> {
-    let fname = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| WorkloadError {
-        file: fname.clone(),
+/// Reads a workload file's text, naming the file in the error.
+pub fn read(path: &Path) -> Result<String, WorkloadError> {
+    std::fs::read_to_string(path).map_err(|e| WorkloadError {
+        file: path.display().to_string(),
         msg: format!("cannot read workload file: {e} (fix: give the path of a .toml workload, e.g. workloads/smoke.toml)"),
-    })?;
-    parse(&text, &fname).map(|mut w| {
-        w.path = path.to_path_buf();
-        w
     })
 }
 
-/// Parses and validates workload text; `fname` is used in messages.
-pub fn parse(text: &str, fname: &str) -> Result<Workload, WorkloadError> {
-    let err = |msg: String| WorkloadError {
+/// Parses workload text as written (syntax, types and unknown fields; values are validated by
+/// [`validate`] once the command line's overrides are in). `fname` names the file in errors.
+pub fn from_text(text: &str, fname: &str) -> Result<WorkloadFile, WorkloadError> {
+    toml::from_str(text).map_err(|e| WorkloadError {
         file: fname.to_string(),
-        msg,
-    };
-    let file: WorkloadFile = toml::from_str(text).map_err(|e| err(toml_error(text, &e)))?;
-    validate(&file).map_err(err)?;
-    let strategies = file
-        .strategies
-        .iter()
-        .map(|name| strategy_run(&file, name).map_err(err))
-        .collect::<Result<Vec<_>, _>>()?;
-    let faults = file
-        .nemesis
-        .iter()
-        .enumerate()
-        .map(|(i, t)| crate::nemesis::spec::parse(i, t).map_err(err))
-        .collect::<Result<Vec<_>, _>>()?;
-    if file.infra.direct {
-        if let Some(i) = faults.iter().position(|f| f.kind.needs_proxy()) {
-            return Err(err(format!(
-                "nemesis[{i}]: a `{}` fault needs the fault proxy, but [infra] sets `direct = true` (fix: remove `direct = true`)",
-                faults[i].kind.name()
-            )));
-        }
-    }
-    for name in file.strategy.keys() {
-        if !file.strategies.contains(name) {
-            // Settings for a strategy that is not in the list are allowed (`--strategy` may
-            // pick it), but the name must exist.
-            crate::strategy::lookup(base_name(name))
-                .map_err(|e| err(format!("[strategy.{name}]: {e}")))?;
-        }
-    }
-    Ok(Workload {
-        file,
-        path: PathBuf::from(fname),
-        text: text.to_string(),
-        strategies,
-        faults,
+        msg: toml_error(text, &e),
     })
 }
 
-/// Builds the run of strategy `name` from the workload's `[strategy.NAME]` table (or defaults).
-pub fn strategy_run(file: &WorkloadFile, name: &str) -> Result<StrategyRun, String> {
-    let base = base_name(name);
-    crate::strategy::lookup(base).map_err(|e| format!("strategies: {e}"))?;
-    if name.contains(['/', '\\']) || name.starts_with('.') || name.ends_with('@') {
-        return Err(format!("strategies: `{name}` is not a usable name (use NAME or NAME@LABEL with letters, digits, - and _)"));
-    }
-    let mut table = file.strategy.get(name).cloned().unwrap_or_default();
-    let mut common = CommonSettings::default();
-    if let Some(v) = table.remove("expect") {
-        let list = v
-            .as_array()
-            .ok_or_else(|| format!("strategy.{name}.expect: must be a list of strings, e.g. [\"converges\", \"dirty_reads == 0\"]"))?;
-        for item in list {
-            let s = item
-                .as_str()
-                .ok_or_else(|| format!("strategy.{name}.expect: every item must be a string"))?;
-            common
-                .expect
-                .push(Expectation::parse(s).map_err(|e| format!("strategy.{name}.expect: {e}"))?);
-        }
-    }
-    if let Some(v) = table.remove("ttl_ms") {
-        let n = v.as_integer().filter(|n| *n >= 0).ok_or_else(|| {
-            format!("strategy.{name}.ttl_ms: must be a non-negative integer (ms)")
-        })?;
-        common.ttl_ms = Some(n as u64);
-    }
-    // Let the strategy validate its own settings now, before any server starts.
-    crate::strategy::validate_settings(base, &table)
-        .map_err(|e| format!("strategy.{name}: {e}"))?;
-    Ok(StrategyRun {
-        name: name.to_string(),
-        common,
-        settings: table,
-    })
+/// A field whose value is not allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's name, e.g. `clients` or `infra.db_url`.
+    pub field: String,
+    pub what: String,
 }
 
-fn validate(f: &WorkloadFile) -> Result<(), String> {
-    fn check(ok: bool, field: &str, what: &str) -> Result<(), String> {
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "field `{}`: {}", self.field, self.what)
+    }
+}
+
+/// Checks the values of the file's top-level fields and `[infra]`.
+pub fn validate(f: &WorkloadFile) -> Result<(), FieldError> {
+    fn check(ok: bool, field: &str, what: &str) -> Result<(), FieldError> {
         if ok {
             Ok(())
         } else {
-            Err(format!("field `{field}`: {what}"))
+            Err(FieldError {
+                field: field.into(),
+                what: what.into(),
+            })
         }
     }
     check(!f.name.trim().is_empty(), "name", "must not be empty")?;
@@ -350,7 +244,22 @@ fn validate(f: &WorkloadFile) -> Result<(), String> {
     for s in &f.strategies {
         check(seen.insert(s), "strategies", &format!("lists `{s}` twice"))?;
     }
-    f.infra.validate()?;
+    f.infra.validate().map_err(|msg| {
+        // `[infra]` names its own field: "field `infra.db_url`: ...".
+        match msg
+            .strip_prefix("field `")
+            .and_then(|r| r.split_once("`: "))
+        {
+            Some((field, what)) => FieldError {
+                field: field.into(),
+                what: what.into(),
+            },
+            None => FieldError {
+                field: "infra".into(),
+                what: msg,
+            },
+        }
+    })?;
     Ok(())
 }
 
@@ -363,80 +272,5 @@ fn toml_error(text: &str, e: &toml::de::Error) -> String {
             format!("line {line}: {msg}")
         }
         None => msg,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn minimal_workload_gets_defaults() {
-        let w = parse("name = \"x\"\n", "x.toml").unwrap();
-        assert_eq!(w.file.keys, 16);
-        assert_eq!(w.strategies.len(), 1);
-        assert_eq!(w.strategies[0].name, "db-only");
-    }
-
-    #[test]
-    fn unknown_field_names_field_and_file() {
-        let e = parse("name = \"x\"\nclientz = 3\n", "w.toml").unwrap_err();
-        let s = e.to_string();
-        assert!(s.starts_with("w.toml: line 2"), "{s}");
-        assert!(s.contains("clientz"), "{s}");
-        assert!(!s.contains('\n'), "one line: {s}");
-    }
-
-    #[test]
-    fn bad_value_names_field() {
-        let e = parse("name = \"x\"\nread_fraction = 1.5\n", "w.toml").unwrap_err();
-        assert!(e.to_string().contains("read_fraction"), "{e}");
-        let e = parse("name = \"x\"\nclients = \"many\"\n", "w.toml").unwrap_err();
-        assert!(e.to_string().contains("line 2"), "{e}");
-    }
-
-    #[test]
-    fn unknown_strategy_is_an_error() {
-        let e = parse("name = \"x\"\nstrategies = [\"nope\"]\n", "w.toml").unwrap_err();
-        assert!(e.to_string().contains("nope"), "{e}");
-    }
-
-    #[test]
-    fn labelled_strategies_run_the_base_strategy() {
-        let w = parse(
-            "name = \"x\"\nstrategies = [\"db-only\", \"db-only@again\"]\n[strategy.\"db-only@again\"]\nexpect = [\"converges\"]\n",
-            "w.toml",
-        )
-        .unwrap();
-        assert_eq!(w.strategies[1].name, "db-only@again");
-        assert_eq!(w.strategies[1].base(), "db-only");
-        assert_eq!(w.strategies[1].common.expect.len(), 1);
-        assert!(parse("name = \"x\"\nstrategies = [\"nope@x\"]\n", "w.toml").is_err());
-    }
-
-    #[test]
-    fn proxy_faults_need_the_proxy() {
-        let e = parse(
-            "name = \"x\"\n[infra]\ndirect = true\n[[nemesis]]\nfault = \"latency\"\nrole = \"db\"\nlatency_ms = 5\nat_s = 0\nduration_s = 1\n",
-            "w.toml",
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("nemesis[0]"), "{e}");
-        let w = parse(
-            "name = \"x\"\n[[nemesis]]\nfault = \"kill\"\nservice = \"redis\"\nat_s = 0\nduration_s = 1\n",
-            "w.toml",
-        )
-        .unwrap();
-        assert_eq!(w.faults.len(), 1);
-    }
-
-    #[test]
-    fn bad_expectation_is_an_error() {
-        let e = parse(
-            "name = \"x\"\n[strategy.db-only]\nexpect = [\"stale_readz == 0\"]\n",
-            "w.toml",
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("strategy.db-only.expect"), "{e}");
     }
 }

@@ -293,6 +293,7 @@ async fn saved_position_never_passes_a_queued_delete() {
         server_id: 4243,
         db: ep.db.opts(true),
         redis_url: redis_url.clone(),
+        injected: Default::default(),
         table: TableFilter {
             schema: ep.db.database.clone(),
             table: "register".into(),

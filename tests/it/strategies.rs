@@ -4,12 +4,12 @@
 //! workers' crash behaviour are checked in-process against a private MariaDB and Redis.
 
 use crate::support::*;
-use cachecheck::client::Client;
 use cachecheck::conn::{CacheConn, Conns, RoleAddrs};
 use cachecheck::history::recorder::{Clock, HistoryWriter, Recorder};
 use cachecheck::infra::local::LocalInfra;
 use cachecheck::infra::Role;
 use cachecheck::register;
+use cachecheck::session::Session;
 use cachecheck::strategy::{self, lease, rockscache, versioned, Env, Outcome, Strategy};
 use mysql_async::prelude::Queryable;
 use serde_json::Value;
@@ -468,12 +468,13 @@ impl Rig {
 
     fn build(&self, name: &str, settings: &str) -> Arc<dyn Strategy> {
         let t: toml::Table = toml::from_str(settings).unwrap();
-        (strategy::lookup(name).unwrap().build)(&t, &self.env).unwrap()
+        let setup = (strategy::lookup(name).unwrap().configure)(&t).unwrap();
+        setup.build(&self.env).unwrap()
     }
 
-    fn client(&self) -> Client {
+    fn client(&self) -> Session {
         let conns = Conns::new(&self.env.addrs, self.env.op_timeout).unwrap();
-        Client::new(0, conns, self.env.rec.clone(), self.env.ttl_ms, true)
+        Session::new(0, conns, self.env.rec.clone(), self.env.ttl_ms, true)
     }
 
     async fn history(&self) -> Vec<Value> {

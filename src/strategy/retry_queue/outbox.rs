@@ -11,7 +11,7 @@
 //! `register::reset` drops the table between runs; [`create`] makes it in `start()`.
 
 use super::Inner;
-use crate::conn::{CacheConn, DbConn, RoleAddrs, StepError};
+use crate::conn::{DbConn, RoleAddrs, StepError};
 use crate::history::EventType;
 use crate::infra::Role;
 use anyhow::Context;
@@ -65,7 +65,7 @@ fn now_ms() -> i64 {
 /// Drains due rows in id order, polling every `backoff` (or when the write path notifies).
 pub(super) async fn worker(q: Arc<Inner>) {
     let mut db = DbConn::new(q.addrs.db_opts(Role::Db), q.op_timeout);
-    let Ok(mut cache) = CacheConn::new(&q.addrs.redis_url(Role::CacheWrite), q.op_timeout) else {
+    let Ok(mut cache) = q.addrs.cache_conn(Role::CacheWrite, q.op_timeout) else {
         return;
     };
     loop {

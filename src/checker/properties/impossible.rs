@@ -2,13 +2,14 @@
 //! commit carries, or null on a key that has initial data (it can never be absent). It means a
 //! bug in the harness or corruption, never a cache race. O(ops) per key.
 
-use super::fasthash::FastMap;
-use super::findings::{secs, Findings};
-use super::ops::Op;
-use super::registry::Checker;
-use super::truth::{KeyData, POS_NONE};
-use super::values::{read_events, uncommitted};
-use super::{Anomaly, Input};
+use crate::checker::fasthash::FastMap;
+use crate::checker::findings::{secs, Findings};
+use crate::checker::ops::Op;
+use crate::checker::properties::values::{read_events, uncommitted};
+use crate::checker::property::Checker;
+use crate::checker::truth::{KeyData, POS_NONE};
+use crate::checker::Anomaly;
+use crate::checker::Input;
 
 pub static CHECKER: Checker = Checker {
     name: "impossible_reads",

@@ -123,7 +123,7 @@ pub fn render(buckets: &[Bucket]) -> String {
 
 /// The command: prints the timeline of every strategy under `dir`.
 pub fn run(dir: &Path, every_s: f64, json: bool) -> Result<u8> {
-    let dirs = crate::check_cmd::strategy_dirs(dir)?;
+    let dirs = crate::results::strategy_dirs(dir)?;
     let mut all = serde_json::Map::new();
     for d in &dirs {
         let name = d
@@ -141,7 +141,7 @@ pub fn run(dir: &Path, every_s: f64, json: bool) -> Result<u8> {
     if json {
         println!("{}", serde_json::to_string_pretty(&all)?);
     }
-    Ok(crate::cli::EXIT_OK)
+    Ok(crate::exit::EXIT_OK)
 }
 
 #[cfg(test)]

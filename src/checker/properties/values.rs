@@ -1,12 +1,12 @@
-//! What the value checkers ([`dirty`](super::dirty), [`impossible`](super::impossible),
-//! [`lost`](super::lost)) share: the values of a key that writes carried but no commit did.
+//! What the value checkers ([`dirty`](crate::checker::properties::dirty), [`impossible`](crate::checker::properties::impossible),
+//! [`lost`](crate::checker::properties::lost)) share: the values of a key that writes carried but no commit did.
 //!
 //! A write that ended `info` (or never completed) and did commit makes its value legitimate:
 //! reading it is neither dirty nor impossible. `fail` and `info` reads are not judged.
 
-use super::fasthash::FastMap;
-use super::ops::Op;
-use super::truth::{KeyData, POS_NONE};
+use crate::checker::fasthash::FastMap;
+use crate::checker::ops::Op;
+use crate::checker::truth::{KeyData, POS_NONE};
 
 /// Fills `map` with each value of `kd` that some write carried but no commit of the key
 /// carries, mapped to the index (in `kd.ops`) of the first write that carried it.

@@ -6,18 +6,19 @@
 //! invoked after `a`, that still returned a version older than `m`:
 //!
 //! `window(W) = max(0, maxR(m) − a)`, where `maxR(m)` is the latest `r_inv` among the judged
-//! reads of k (see [`stale`](super::stale)) that returned a version below `m`.
+//! reads of k (see [`stale`](crate::checker::properties::stale)) that returned a version below `m`.
 //!
 //! `maxR` is a prefix maximum over positions, so a key costs O(reads + versions). A write with no
 //! later old read has window 0. Reported: the distribution (ms) over all acknowledged writes,
 //! and the share of them whose window is within 1 ms, 10 ms, 100 ms, 1 s and 10 s. With no
 //! acknowledged write the share is undefined and `nines` is empty.
 
-use super::findings::Findings;
-use super::registry::{Better, Checker, Figure};
-use super::stats::Dist;
-use super::{Input, Window};
+use crate::checker::findings::Findings;
+use crate::checker::property::{Better, Checker, Figure};
+use crate::checker::stats::Dist;
 use crate::checker::truth::NO_ACK;
+use crate::checker::Input;
+use crate::checker::Window;
 
 /// The "nines within T" thresholds: (key, T in ns).
 pub const NINES: [(&str, u64); 5] = [

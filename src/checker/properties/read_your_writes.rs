@@ -5,13 +5,13 @@
 //! A read older than one's own acknowledged write is also stale; one read can break both this
 //! and monotonic reads and is then counted once in each. O(ops) per key.
 
-use super::fasthash::FastMap;
-use super::findings::{secs, Findings};
-use super::monotonic::explain;
-use super::ops::Outcome;
-use super::registry::Checker;
-use super::truth::POS_NONE;
-use super::Input;
+use crate::checker::fasthash::FastMap;
+use crate::checker::findings::{secs, Findings};
+use crate::checker::ops::Outcome;
+use crate::checker::properties::monotonic::explain;
+use crate::checker::property::Checker;
+use crate::checker::truth::POS_NONE;
+use crate::checker::Input;
 
 pub static CHECKER: Checker = Checker {
     name: "read_your_writes_violations",

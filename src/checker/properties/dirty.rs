@@ -1,14 +1,15 @@
 //! **Dirty read**: an `ok` read returned a value that some write of the key invoked (whatever
-//! its completion) but that no commit of the key carries. See [`values`](super::values) for
+//! its completion) but that no commit of the key carries. See [`values`](crate::checker::properties::values) for
 //! what makes a value legitimate. O(ops) per key.
 
-use super::fasthash::FastMap;
-use super::findings::{secs, Findings};
-use super::ops::{Op, Outcome};
-use super::registry::Checker;
-use super::truth::{KeyData, NO_IDX, POS_NONE};
-use super::values::{read_events, uncommitted};
-use super::{Anomaly, Input};
+use crate::checker::fasthash::FastMap;
+use crate::checker::findings::{secs, Findings};
+use crate::checker::ops::{Op, Outcome};
+use crate::checker::properties::values::{read_events, uncommitted};
+use crate::checker::property::Checker;
+use crate::checker::truth::{KeyData, NO_IDX, POS_NONE};
+use crate::checker::Anomaly;
+use crate::checker::Input;
 
 pub static CHECKER: Checker = Checker {
     name: "dirty_reads",

@@ -1,11 +1,12 @@
 //! **Lost write**: a write that completed `ok` but whose value no commit of the key carries
 //! (write-behind under a crash). O(ops) per key.
 
-use super::findings::{secs, Findings};
-use super::ops::{Op, Outcome};
-use super::registry::Checker;
-use super::truth::{KeyData, POS_NONE};
-use super::{Anomaly, Input};
+use crate::checker::findings::{secs, Findings};
+use crate::checker::ops::{Op, Outcome};
+use crate::checker::property::Checker;
+use crate::checker::truth::{KeyData, POS_NONE};
+use crate::checker::Anomaly;
+use crate::checker::Input;
 
 pub static CHECKER: Checker = Checker {
     name: "lost_writes",

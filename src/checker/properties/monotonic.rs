@@ -1,4 +1,4 @@
-//! Monotonic reads, per process and key, over the judged reads (see [`stale`](super::stale))
+//! Monotonic reads, per process and key, over the judged reads (see [`stale`](crate::checker::properties::stale))
 //! in the process's own order: a **monotonic-read violation** is a read of a version of k
 //! lower than one the same process read earlier of k (compared with the highest it read
 //! before).
@@ -6,12 +6,13 @@
 //! A read after another client's newer in-flight write can break monotonic reads without being
 //! stale. O(ops) per key.
 
-use super::fasthash::FastMap;
-use super::findings::{secs, Findings};
-use super::ops::Op;
-use super::registry::Checker;
-use super::truth::KeyData;
-use super::{Anomaly, Input};
+use crate::checker::fasthash::FastMap;
+use crate::checker::findings::{secs, Findings};
+use crate::checker::ops::Op;
+use crate::checker::property::Checker;
+use crate::checker::truth::KeyData;
+use crate::checker::Anomaly;
+use crate::checker::Input;
 
 pub static CHECKER: Checker = Checker {
     name: "monotonic_read_violations",

@@ -14,12 +14,14 @@
 //! acknowledged before t" by binary search; a suffix minimum over positions answers "first
 //! acknowledgement above n". O(r log w + w log w) per key.
 
-use super::findings::{millis, secs, Findings};
-use super::ops::Op;
-use super::registry::{Better, Checker, Figure};
-use super::stats::Dist;
-use super::truth::{KeyData, NO_ACK, NO_IDX};
-use super::{Anomaly, Input, Staleness};
+use crate::checker::findings::{millis, secs, Findings};
+use crate::checker::ops::Op;
+use crate::checker::property::{Better, Checker, Figure};
+use crate::checker::stats::Dist;
+use crate::checker::truth::{KeyData, NO_ACK, NO_IDX};
+use crate::checker::Anomaly;
+use crate::checker::Input;
+use crate::checker::Staleness;
 
 pub static CHECKER: Checker = Checker {
     name: "stale_reads",

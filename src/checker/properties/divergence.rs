@@ -3,17 +3,19 @@
 //! entry is fine: the next read fills it from the database.
 //!
 //! `ttl_repairs` of a divergent key: `Some(true)` when final.jsonl gives a remaining TTL > 0,
-//! `Some(false)` when it gives -1 (no TTL), otherwise [`CheckOptions::ttl_set`](super::CheckOptions).
+//! `Some(false)` when it gives -1 (no TTL), otherwise [`CheckOptions::ttl_set`](crate::checker::CheckOptions).
 //!
 //! The database's final value is also compared with the key's last commit; a mismatch means the
 //! ground truth is incomplete and gives a warning (not an anomaly).
 
-use super::fasthash::FastSet;
-use super::findings::Findings;
-use super::ops::Run;
-use super::registry::Checker;
-use super::truth::{KeyData, NO_ACK, NO_IDX, POS_NONE};
-use super::{Anomaly, Divergence, Input};
+use crate::checker::fasthash::FastSet;
+use crate::checker::findings::Findings;
+use crate::checker::ops::Run;
+use crate::checker::property::Checker;
+use crate::checker::truth::{KeyData, NO_ACK, NO_IDX, POS_NONE};
+use crate::checker::Anomaly;
+use crate::checker::Divergence;
+use crate::checker::Input;
 
 pub static CHECKER: Checker = Checker {
     name: "divergent_keys",

@@ -1,0 +1,37 @@
+//! `kill`: a server is killed (SIGKILL / docker kill) and restarted when healed. Redis loses the
+//! cache; the database recovers from its logs.
+//!
+//! ```toml
+//! fault = "kill"
+//! service = "redis"        # db | redis
+//! ```
+
+use crate::infra::Service;
+use crate::nemesis::actions::ServerKilled;
+use crate::nemesis::fault::{parse, Fault, FaultKind, Kind};
+use serde::{Deserialize, Serialize};
+
+pub const KIND: Kind = Kind {
+    name: "kill",
+    parse: parse::<Kill>,
+};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kill {
+    pub service: Service,
+}
+
+impl FaultKind for Kill {
+    fn check(&self) -> Result<(), String> {
+        if self.service == Service::Proxy {
+            return Err("`service` must be db or redis".into());
+        }
+        Ok(())
+    }
+    fn instance(&self, _: String) -> Box<dyn Fault> {
+        Box::new(ServerKilled {
+            service: self.service,
+        })
+    }
+}

@@ -1,0 +1,91 @@
+//! Stage 1 of a strategy's run: fresh data (the register loaded at version 1, an empty cache, no
+//! toxics), the strategy's directory with the loaded data as a partial ground truth, the
+//! recorder streaming `history.jsonl`, and the strategy built from its settings and started.
+
+use super::{admin_conn, RunCtx};
+use crate::config::StrategyRun;
+use crate::conn::{CacheConn, RoleAddrs};
+use crate::history::files::{write_jsonl, HISTORY_FILE, PARTIAL_COMMITS_FILE};
+use crate::history::recorder::{Clock, HistoryWriter, Recorder};
+use crate::history::Commit;
+use crate::injected::Injected;
+use crate::register;
+use crate::strategy::{Env, Strategy};
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A strategy ready to be driven.
+pub(super) struct Prepared {
+    /// The strategy's result directory.
+    pub dir: PathBuf,
+    pub rec: Recorder,
+    /// Owns the history file; taken when the history is finished ([`super::collect`]).
+    pub writer: std::sync::Mutex<Option<HistoryWriter>>,
+    pub strategy: Arc<dyn Strategy>,
+    /// Where this run's clients connect, with this run's own injected faults.
+    pub addrs: RoleAddrs,
+    pub ttl_ms: u64,
+}
+
+pub(super) async fn prepare(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Prepared> {
+    let cfg = cx.cfg;
+    let ttl_ms = cfg.ttl_for(s);
+    let mut admin = admin_conn(cx.ep, false).await?;
+    register::reset(&mut admin, &cx.ep.db.database, cfg.keys)
+        .await
+        .context("cannot create the register table")?;
+    let _ = admin.disconnect().await;
+    let mut cache_admin = CacheConn::new(&cx.ep.redis_url(), Duration::from_secs(10))?;
+    cache_admin
+        .query::<()>(&redis::cmd("FLUSHDB"))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot flush redis: {}", e.msg()))?;
+    if let Some(p) = cx.proxy.clone() {
+        tokio::task::spawn_blocking(move || p.reset()).await??;
+    }
+
+    let dir = cx.run_dir.join(&s.name);
+    std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // The loaded data, so that a run that dies can still be checked (see PARTIAL_COMMITS_FILE).
+    let initial: Vec<Commit> = (0..cfg.keys as i64)
+        .map(|k| Commit {
+            key: k,
+            version: 1,
+            value: register::initial_value(k),
+            initial: true,
+        })
+        .collect();
+    write_jsonl(&dir.join(PARTIAL_COMMITS_FILE), &initial)?;
+    let clock = Clock::start();
+    let (rec, writer) = if cx.no_history {
+        Recorder::disabled(clock)
+    } else {
+        Recorder::to_file(&dir.join(HISTORY_FILE), clock)?
+    };
+    let addrs = RoleAddrs {
+        injected: Arc::new(Injected::default()),
+        ..cx.addrs.clone()
+    };
+    let env = Env {
+        rec: rec.clone(),
+        addrs: addrs.clone(),
+        ttl_ms,
+        op_timeout: cfg.op_timeout(),
+        keys: cfg.keys,
+        trace: cfg.trace_steps,
+        seed: cfg.seed,
+        shutdown: cx.shutdown.clone(),
+    };
+    let strategy = s.setup.build(&env)?;
+    strategy.start().await?;
+    Ok(Prepared {
+        dir,
+        rec,
+        writer: std::sync::Mutex::new(Some(writer)),
+        strategy,
+        addrs,
+        ttl_ms,
+    })
+}
