@@ -539,6 +539,7 @@ async fn run_strategy(
         seed: f.seed,
         started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         infra: f.infra.kind_name().into(),
+        proxy: cx.proxy.as_ref().map(|p| p.identity.clone()),
         settings: settings_json(w, s, ttl_ms),
         incomplete: shutdown.is_cancelled(),
         check: report,
