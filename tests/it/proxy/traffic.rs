@@ -267,6 +267,11 @@ fn toxics_have_the_same_effect_through_toxiproxy_and_the_builtin_server() {
             reset_new, "reset",
             "{kind:?}: reset_peer on a new connection"
         );
+        if kind == ProxyServer::Builtin {
+            // Deliberately different (see the README): Toxiproxy 2.12.0 sets SO_LINGER 0 only
+            // on connections opened while the toxic exists, so older ones end with a FIN.
+            assert_eq!(reset_old, "reset", "reset_peer on an older connection");
+        }
         let values = [
             format!("{lat:.1} ({lat_min:.1}-{lat_max:.1})"),
             format!("{rate:.0}"),
