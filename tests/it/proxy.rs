@@ -4,6 +4,7 @@
 //! disable or reset lets through ([`disable`]), and each toxic's effect on the same traffic
 //! ([`traffic`]).
 
+mod choice;
 mod client;
 mod differential;
 mod disable;

@@ -185,8 +185,8 @@ fn race(server: Option<ProxyServer>, name: &str, checks: &[Check]) {
 
 use Check::*;
 
-/// The forced races: `name: "workload" => [checks]` declares `races::name` (on the server
-/// `auto` picks) and, for the second pass, `races::on_toxiproxy::name` through the real
+/// The forced races: `name: "workload" => [checks]` declares `races::name` (through the
+/// built-in fault proxy) and, for the second pass, `races::on_toxiproxy::name` through the real
 /// Toxiproxy (skipped, saying so, where there is none).
 macro_rules! races {
     ($($(#[$meta:meta])* $name:ident: $file:literal => [$($check:expr),* $(,)?];)*) => {
@@ -194,7 +194,7 @@ macro_rules! races {
             $(#[$meta])*
             #[test]
             fn $name() {
-                race(None, $file, &[$($check),*]);
+                race(Some(ProxyServer::Builtin), $file, &[$($check),*]);
             }
         )*
 
