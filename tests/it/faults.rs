@@ -91,6 +91,30 @@ fn fault_run(server: Option<ProxyServer>, toml: &str, strategy: &str) -> FaultRu
     }
 }
 
+impl FaultRun {
+    /// Median latency of the ok operations while the fault certainly held (invoked after
+    /// `start + EDGE`, completed before `held`), and of those well outside it.
+    fn p50_with_and_without(&self) -> (u64, u64) {
+        let ops = ops(&self.evs);
+        let p50 = |inside: bool| {
+            median(
+                ops.iter()
+                    .filter(|o| o.3 == "ok")
+                    .filter(|o| {
+                        if inside {
+                            o.1 > self.start + EDGE && o.2 < self.held
+                        } else {
+                            o.2 < self.start || o.1 > self.stop + EDGE
+                        }
+                    })
+                    .map(|o| o.2 - o.1)
+                    .collect(),
+            )
+        };
+        (p50(true), p50(false))
+    }
+}
+
 /// A step in flight when a fault starts or heals may land either way: 20 ms margins.
 const EDGE: u64 = 20_000_000;
 
@@ -269,9 +293,7 @@ duration_s = 1.0
 
 on_both_servers! {
     fn latency_toxic_slows_the_role_it_is_on(server) {
-        let FaultRun {
-            evs, start, held, stop, ..
-        } = fault_run(
+        let run = fault_run(
             Some(server),
             r#"
 name = "latency"
@@ -289,23 +311,7 @@ duration_s = 1.5
 "#,
             "db-only",
         );
-        let ops = ops(&evs);
-        let lat = |inside: bool| {
-            median(
-                ops.iter()
-                    .filter(|o| o.3 == "ok")
-                    .filter(|o| {
-                        if inside {
-                            o.1 > start + EDGE && o.2 < held
-                        } else {
-                            o.2 < start || o.1 > stop + EDGE
-                        }
-                    })
-                    .map(|o| o.2 - o.1)
-                    .collect(),
-            )
-        };
-        let (with, without) = (lat(true), lat(false));
+        let (with, without) = run.p50_with_and_without();
         eprintln!(
             "read p50 through the db proxy: {:.2} ms without, {:.2} ms with a 50 ms toxic",
             without as f64 / 1e6,
@@ -466,9 +472,7 @@ on_both_servers! {
     /// A `toxic` fault with its own attributes (bandwidth, 2 KB/s down the `db` role) slows
     /// every database read while it is on.
     fn bandwidth_toxic_slows_the_role_it_is_on(server) {
-        let FaultRun {
-            evs, start, held, stop, ..
-        } = fault_run(
+        let run = fault_run(
             Some(server),
             r#"
 name = "bandwidth"
@@ -488,23 +492,7 @@ duration_s = 1.5
 "#,
             "db-only",
         );
-        let ops = ops(&evs);
-        let lat = |inside: bool| {
-            median(
-                ops.iter()
-                    .filter(|o| o.3 == "ok")
-                    .filter(|o| {
-                        if inside {
-                            o.1 > start + EDGE && o.2 < held
-                        } else {
-                            o.2 < start || o.1 > stop + EDGE
-                        }
-                    })
-                    .map(|o| o.2 - o.1)
-                    .collect(),
-            )
-        };
-        let (with, without) = (lat(true), lat(false));
+        let (with, without) = run.p50_with_and_without();
         eprintln!(
             "read p50 through the db proxy: {:.2} ms without, {:.2} ms with 2 KB/s of bandwidth",
             without as f64 / 1e6,
