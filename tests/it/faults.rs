@@ -25,8 +25,11 @@ fn fault_window(evs: &[Value], id: &str) -> (u64, u64) {
     (t("start"), t("stop"))
 }
 
-/// Client operations as (f, invoke time, completion time, completion type, source).
-fn ops(evs: &[Value]) -> Vec<(String, u64, u64, String, Option<String>)> {
+/// A client operation: (f, invoke time, completion time, completion type, source).
+type Op = (String, u64, u64, String, Option<String>);
+
+/// The client operations of a history.
+fn ops(evs: &[Value]) -> Vec<Op> {
     let mut open = std::collections::HashMap::new();
     let mut out = Vec::new();
     for e in evs {
@@ -113,6 +116,15 @@ impl FaultRun {
         };
         (p50(true), p50(false))
     }
+}
+
+/// The cache serves reads again after the fault was healed.
+fn assert_cache_hit_after(ops: &[Op], stop: u64) {
+    assert!(
+        ops.iter()
+            .any(|o| o.1 > stop + EDGE && o.4.as_deref() == Some("cache")),
+        "no cache hit after healing"
+    );
 }
 
 /// A step in flight when a fault starts or heals may land either way: 20 ms margins.
@@ -413,11 +425,7 @@ duration_s = 1.0
             inside.iter().all(|o| o.4.as_deref() == Some("db")),
             "a cache hit through a partitioned role"
         );
-        assert!(
-            ops.iter()
-                .any(|o| o.1 > stop + EDGE && o.4.as_deref() == Some("cache")),
-            "no cache hit after healing"
-        );
+        assert_cache_hit_after(&ops, stop);
     }
 }
 
@@ -460,11 +468,7 @@ duration_s = 1.0
             inside.iter().all(|o| o.4.as_deref() != Some("cache")),
             "a cache hit through a timed-out role"
         );
-        assert!(
-            ops.iter()
-                .any(|o| o.1 > stop + EDGE && o.4.as_deref() == Some("cache")),
-            "no cache hit after healing"
-        );
+        assert_cache_hit_after(&ops, stop);
     }
 }
 
