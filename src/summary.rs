@@ -70,6 +70,9 @@ pub struct Summary {
     pub expectations: Vec<ExpectationResult>,
     #[serde(flatten)]
     pub check: CheckReport,
+    /// The fault proxy server the run went through (absent when it connected directly).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<crate::nemesis::proxy::ProxyIdentity>,
     /// Fault intervals applied during the run (also in the history as `f: "fault"` events).
     #[serde(default)]
     pub faults: Vec<serde_json::Value>,

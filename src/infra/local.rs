@@ -1,6 +1,7 @@
 //! Local infrastructure: a private MariaDB/MySQL server and a private Redis, started as child
 //! processes in a temporary directory on free 127.0.0.1 ports, and removed at the end.
 
+use super::fault_proxy::{ProxyBinary, ProxyChoice};
 use super::process::{find_binary, free_port, ManagedProcess};
 use super::{DbEndpoint, Endpoints, InfraError, Service};
 use anyhow::{Context, Result};
@@ -12,10 +13,13 @@ pub struct LocalInfra {
     pub endpoints: Endpoints,
     db: ManagedProcess,
     redis: ManagedProcess,
-    /// The fault proxy (a real toxiproxy-server when on PATH, else `cachecheck proxy-server`).
+    /// The fault proxy (see [`super::fault_proxy`]).
     proxy: Option<ManagedProcess>,
-    /// Which fault proxy runs, e.g. "toxiproxy-server" or "cachecheck proxy-server".
+    /// Which fault proxy runs, once it answered: e.g. "toxiproxy 2.12.0: /usr/bin/toxiproxy-server"
+    /// or "builtin 2.12.0+cachecheck: cachecheck proxy-server".
     pub proxy_kind: Option<String>,
+    /// The fault proxy's name (`toxiproxy` | `builtin`) and program, from its start.
+    proxy_started: Option<(&'static str, String)>,
     /// Human-readable versions, e.g. "MariaDB 10.11.19".
     pub db_version: String,
     pub redis_version: String,
@@ -33,11 +37,15 @@ enum Flavor {
 impl LocalInfra {
     /// Starts both servers (no fault proxy) and waits until they answer.
     pub async fn start(root: Option<&Path>) -> Result<LocalInfra> {
-        Self::start_with(root, false).await
+        Self::start_with(root, None).await
     }
 
-    /// Starts both servers and, if `with_proxy`, a Toxiproxy-compatible fault proxy.
-    pub async fn start_with(root: Option<&Path>, with_proxy: bool) -> Result<LocalInfra> {
+    /// Starts both servers and, if `proxy` is given, the fault proxy it chooses (resolved
+    /// first: a missing `toxiproxy-server` is reported before any server starts).
+    pub async fn start_with(root: Option<&Path>, proxy: Option<ProxyChoice>) -> Result<LocalInfra> {
+        let proxy = proxy
+            .map(super::fault_proxy::resolve_from_env)
+            .transpose()?;
         let dbd =
             find_binary(&["mariadbd", "mysqld"]).ok_or_else(|| InfraError::MissingBinary {
                 what: "mariadbd or mysqld".into(),
@@ -68,7 +76,7 @@ impl LocalInfra {
             );
         }
         super::process::retry_on_port_clash(|| {
-            Self::start_once(root, flavor, &dbd, &redisd, with_proxy)
+            Self::start_once(root, flavor, &dbd, &redisd, proxy.as_ref())
         })
         .await
     }
@@ -78,7 +86,7 @@ impl LocalInfra {
         flavor: Flavor,
         dbd: &Path,
         redisd: &Path,
-        with_proxy: bool,
+        proxy: Option<&ProxyBinary>,
     ) -> Result<LocalInfra> {
         let mut builder = tempfile::Builder::new();
         builder.prefix(super::orphans::DIR_PREFIX);
@@ -118,19 +126,21 @@ impl LocalInfra {
             redis_port,
             toxiproxy_api: None,
         };
-        let (proxy, proxy_kind) = if with_proxy {
-            let (p, kind, api) = start_proxy(dir.path())?;
-            endpoints.toxiproxy_api = api;
-            (Some(p), Some(kind))
-        } else {
-            (None, None)
+        let (proxy, proxy_started) = match proxy {
+            Some(binary) => {
+                let started = super::fault_proxy::start(binary, dir.path())?;
+                endpoints.toxiproxy_api = started.api;
+                (Some(started.process), Some((started.name, started.program)))
+            }
+            None => (None, None),
         };
         let mut infra = LocalInfra {
             endpoints,
             db,
             redis,
             proxy,
-            proxy_kind,
+            proxy_kind: None,
+            proxy_started,
             db_version: String::new(),
             redis_version: String::new(),
             dir,
@@ -245,6 +255,14 @@ impl LocalInfra {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
+        if let (Some(api), Some((name, program))) =
+            (&self.endpoints.toxiproxy_api, &self.proxy_started)
+        {
+            let version = super::proxy_version(&format!("http://{api}"))
+                .await
+                .unwrap_or_else(|e| format!("(version unknown: {e:#})"));
+            self.proxy_kind = Some(format!("{name} {version}: {program}"));
+        }
         self.db_version = db_version;
         self.redis_version = redis_version;
         Ok(())
@@ -305,38 +323,6 @@ impl LocalInfra {
         self.redis.kill().await;
         self.db.stop(Duration::from_secs(5)).await;
     }
-}
-
-/// Starts the fault proxy on a free port: `toxiproxy-server` when on PATH, else this binary's
-/// built-in `proxy-server`. Returns the process, its kind and the API address.
-fn start_proxy(dir: &Path) -> Result<(ManagedProcess, String, Option<String>)> {
-    let port = free_port()?;
-    let (program, args, kind, api) = match find_binary(&["toxiproxy-server"]) {
-        Some(p) => (
-            p,
-            vec![
-                "-host".into(),
-                "127.0.0.1".into(),
-                "-port".into(),
-                port.to_string(),
-            ],
-            "toxiproxy-server".to_string(),
-            Some(format!("127.0.0.1:{port}")),
-        ),
-        None => (
-            std::env::current_exe().context("cannot find the cachecheck binary")?,
-            vec![
-                "proxy-server".into(),
-                "--listen".into(),
-                "127.0.0.1:0".into(),
-            ],
-            "cachecheck proxy-server".to_string(),
-            None,
-        ),
-    };
-    let mut p = ManagedProcess::new("fault proxy", program, args, dir.join("proxy.log"));
-    p.spawn()?;
-    Ok((p, kind, api))
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {

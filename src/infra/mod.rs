@@ -11,6 +11,7 @@
 pub mod compose;
 pub mod docker;
 pub mod external;
+pub mod fault_proxy;
 pub mod images;
 pub mod local;
 pub mod orphans;
@@ -28,6 +29,7 @@ use std::time::{Duration, Instant};
 /// kind = "local"      # "local" | "docker" | "external"
 /// direct = false      # true: clients connect to the servers without fault proxies
 ///                     # (faster; proxy faults are then unavailable)
+/// proxy = "auto"      # local only: "auto" | "toxiproxy" | "builtin" (see [`fault_proxy`])
 /// db_url = "mysql://root@127.0.0.1:3306/cachecheck"   # external only (or --db-url)
 /// redis_url = "redis://127.0.0.1:6379"                # external only (or --redis-url)
 /// toxiproxy_url = "http://127.0.0.1:8474"             # external only, optional (or --toxiproxy-url)
@@ -47,6 +49,8 @@ pub struct InfraConfig {
     pub kind: InfraKind,
     #[serde(default)]
     pub direct: bool,
+    #[serde(default)]
+    pub proxy: fault_proxy::ProxyChoice,
     #[serde(default)]
     pub db_url: Option<String>,
     #[serde(default)]
@@ -74,6 +78,12 @@ impl InfraConfig {
     }
 
     pub fn validate(&self) -> Result<(), String> {
+        if self.proxy != fault_proxy::ProxyChoice::Auto && self.kind != InfraKind::Local {
+            return Err(format!(
+                "field `infra.proxy`: only for kind = \"local\", not \"{}\" (fix: remove it; docker: set proxy_image, external: toxiproxy_url)",
+                self.kind_name()
+            ));
+        }
         if self.kind == InfraKind::External {
             if self.db_url.is_none() {
                 return Err("field `infra.db_url`: required for kind = \"external\" (e.g. \"mysql://root@127.0.0.1:3306/cachecheck\")".into());
@@ -381,7 +391,7 @@ impl Stack {
     pub async fn start(cfg: &InfraConfig, run_dir: &std::path::Path) -> Result<Stack> {
         match cfg.kind {
             InfraKind::Local => Ok(Stack::Local(Box::new(
-                local::LocalInfra::start_with(None, !cfg.direct).await?,
+                local::LocalInfra::start_with(None, (!cfg.direct).then_some(cfg.proxy)).await?,
             ))),
             InfraKind::Docker => Ok(Stack::Docker(Box::new(
                 docker::DockerInfra::start(cfg, run_dir).await?,

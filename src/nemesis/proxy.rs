@@ -24,6 +24,37 @@ pub struct Toxic {
     pub attributes: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Which fault proxy server a run used, as summary.json's `proxy` records it:
+/// `{"name": "toxiproxy", "version": "2.12.0"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyIdentity {
+    /// `toxiproxy` (Shopify's server) or `builtin` (`cachecheck proxy-server`).
+    pub name: String,
+    /// As the server's `GET /version` gives it.
+    pub version: String,
+}
+
+impl ProxyIdentity {
+    /// From the body of `GET /version`: JSON (`{"version": "2.12.0"}`, Toxiproxy 2.6+) or plain
+    /// text (older ones). The built-in server's version carries `+cachecheck`.
+    pub fn from_version_body(body: &str) -> ProxyIdentity {
+        let body = body.trim();
+        let version = serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v["version"].as_str().map(str::to_string))
+            .unwrap_or_else(|| body.to_string());
+        let name = if version.ends_with("+cachecheck") {
+            "builtin"
+        } else {
+            "toxiproxy"
+        };
+        ProxyIdentity {
+            name: name.into(),
+            version,
+        }
+    }
+}
+
 /// Maps a role and the listen address the proxy server reports to the address clients use.
 pub type AddrMap<'a> = dyn Fn(Role, &str) -> Result<(String, u16)> + 'a;
 
@@ -36,6 +67,8 @@ pub struct FaultProxy {
     /// Role -> the address clients connect to (the proxy's listen address, as seen from the
     /// harness).
     pub listen: BTreeMap<Role, (String, u16)>,
+    /// The server's name and version.
+    pub identity: ProxyIdentity,
 }
 
 /// Runs a toxiproxy_rust call, turning its panics (it panics on transport errors) into errors.
@@ -58,15 +91,15 @@ impl FaultProxy {
             .timeout(Duration::from_secs(10))
             .build()?;
         let client = toxiproxy_rust::client::Client::new(api.as_str());
-        let p = FaultProxy {
+        let v = guarded("version", || client.version())?;
+        anyhow::ensure!(!v.trim().is_empty(), "fault proxy at {api} gave no version");
+        Ok(FaultProxy {
             api,
             client,
             http,
             listen: BTreeMap::new(),
-        };
-        let v = guarded("version", || p.client.version())?;
-        anyhow::ensure!(!v.is_empty(), "fault proxy at {} gave no version", p.api);
-        Ok(p)
+            identity: ProxyIdentity::from_version_body(&v),
+        })
     }
 
     /// Whether the API answers.
@@ -185,4 +218,21 @@ fn check_status(r: reqwest::blocking::Response, what: &str) -> Result<()> {
 /// The proxy name of a role on the fault proxy (`cachecheck-<role>`).
 pub fn proxy_name(r: Role) -> String {
     format!("cachecheck-{}", r.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProxyIdentity;
+
+    #[test]
+    fn identity_from_the_version_answer() {
+        let real = ProxyIdentity::from_version_body("{\"version\": \"2.12.0\"}\n");
+        assert_eq!(
+            (real.name.as_str(), real.version.as_str()),
+            ("toxiproxy", "2.12.0")
+        );
+        let ours = ProxyIdentity::from_version_body("{\"version\": \"2.12.0+cachecheck\"}");
+        assert_eq!(ours.name, "builtin");
+        assert_eq!(ProxyIdentity::from_version_body("2.1.4\n").version, "2.1.4");
+    }
 }

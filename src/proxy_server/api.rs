@@ -154,7 +154,8 @@ async fn proxy_create(State(proxies): Proxies, body: Bytes) -> Response {
 }
 
 async fn populate(State(proxies): Proxies, body: Bytes) -> Response {
-    /// `{"proxies": [...]}`, with `error` and `status` first when something failed.
+    /// `{"proxies": [...]}` (`null` when none), with `error` and `status` first when something
+    /// failed: the proxies handled before the failure are listed, as Toxiproxy lists them.
     #[derive(Serialize)]
     struct Populated {
         #[serde(flatten)]
@@ -162,35 +163,23 @@ async fn populate(State(proxies): Proxies, body: Bytes) -> Response {
         proxies: Option<Vec<ProxyJson>>,
     }
     detached(async move {
-        let populated = match parse::<Vec<ProxyInput>>(&body) {
+        let (created, error) = match parse::<Vec<ProxyInput>>(&body) {
             Ok(inputs) => proxies.populate(inputs).await,
-            Err(err) => Err(err),
+            Err(err) => (Vec::new(), Some(err)),
         };
-        match populated {
-            Ok(created) => {
-                let mut list = Vec::with_capacity(created.len());
-                for proxy in created {
-                    list.push(proxy.to_json().await);
-                }
-                json(
-                    StatusCode::CREATED,
-                    &Populated {
-                        error: None,
-                        proxies: Some(list),
-                    },
-                )
-            }
-            Err(err) => {
-                let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::BAD_REQUEST);
-                json(
-                    status,
-                    &Populated {
-                        error: Some(err),
-                        proxies: None,
-                    },
-                )
-            }
+        let mut list = Vec::with_capacity(created.len());
+        for proxy in created {
+            list.push(proxy.to_json().await);
         }
+        let status = match &error {
+            Some(err) => StatusCode::from_u16(err.status).unwrap_or(StatusCode::BAD_REQUEST),
+            None => StatusCode::CREATED,
+        };
+        let populated = Populated {
+            error,
+            proxies: (!list.is_empty()).then_some(list),
+        };
+        json(status, &populated)
     })
     .await
 }

@@ -1,7 +1,6 @@
 //! All proxies of the server by name (Toxiproxy's `ProxyCollection`).
 
 use std::collections::BTreeMap;
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -83,23 +82,23 @@ impl ProxyCollection {
         Ok(proxy)
     }
 
-    /// `POST /populate`: checks every entry first, then creates each proxy, or replaces the
-    /// one of the same name if its listen or upstream address differs (an identical one is left
-    /// untouched, toxics and all). Returns the proxies in request order.
-    pub async fn populate(&self, inputs: Vec<ProxyInput>) -> Result<Vec<Arc<Proxy>>, ApiError> {
-        let mut names = HashSet::new();
+    /// `POST /populate`: checks every entry first, then, in request order, creates each proxy,
+    /// or replaces the one of the same name if its listen or upstream address differs (an
+    /// identical one is left untouched, toxics and all; a name given twice is replaced by its
+    /// second entry, as Toxiproxy does). Returns the proxies handled, and the error that
+    /// stopped it (those before it stay created, as in Toxiproxy).
+    pub async fn populate(&self, inputs: Vec<ProxyInput>) -> (Vec<Arc<Proxy>>, Option<ApiError>) {
         let mut checked = Vec::with_capacity(inputs.len());
         for (i, input) in inputs.into_iter().enumerate() {
             let name = input.name.unwrap_or_default();
             if name.is_empty() {
-                return Err(ApiError::missing_field().join(format!("name at proxy {}", i + 1)));
+                let err = ApiError::missing_field().join(format!("name at proxy {}", i + 1));
+                return (Vec::new(), Some(err));
             }
             let upstream = input.upstream.unwrap_or_default();
             if upstream.is_empty() {
-                return Err(ApiError::missing_field().join(format!("upstream at proxy {}", i + 1)));
-            }
-            if !names.insert(name.clone()) {
-                return Err(ApiError::internal(format!("duplicate proxy name {name:?}")));
+                let err = ApiError::missing_field().join(format!("upstream at proxy {}", i + 1));
+                return (Vec::new(), Some(err));
             }
             let listen = input.listen.unwrap_or_default();
             checked.push((name, listen, upstream, input.enabled.unwrap_or(true)));
@@ -117,12 +116,14 @@ impl ProxyCollection {
             }
             let proxy = Proxy::new(name.clone(), listen, upstream);
             if enabled {
-                proxy.start().await.map_err(ApiError::from)?;
+                if let Err(err) = proxy.start().await {
+                    return (result, Some(err.into()));
+                }
             }
             proxies.insert(name, proxy.clone());
             result.push(proxy);
         }
-        Ok(result)
+        (result, None)
     }
 
     /// `DELETE /proxies/{proxy}`: stops the proxy and forgets it.

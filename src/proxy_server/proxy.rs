@@ -64,8 +64,25 @@ struct State {
 #[derive(Default)]
 struct Connections {
     generation: u64,
-    /// Connection id -> the tokens closing its two sockets, and how many links still run.
-    open: HashMap<u64, ([CancellationToken; 2], usize)>,
+    /// Connection id -> its open connection, and how many links still run.
+    open: HashMap<u64, (OpenConnection, usize)>,
+}
+
+/// What stopping the proxy needs of one connection.
+struct OpenConnection {
+    /// The tokens that end its two sockets' tasks.
+    tokens: [CancellationToken; 2],
+    sockets: Arc<Sockets>,
+}
+
+impl OpenConnection {
+    /// Shuts both sockets down at once (no byte passes either way once this returns, as
+    /// Toxiproxy's `conn.Close()` before it answers), then tells the tasks to let go of them,
+    /// which closes the descriptors.
+    fn close(&self) {
+        self.sockets.shutdown();
+        self.tokens.iter().for_each(CancellationToken::cancel);
+    }
 }
 
 pub struct Proxy {
@@ -205,8 +222,8 @@ impl Proxy {
         }
         let mut connections = self.connections.lock().expect("connections lock");
         connections.generation += 1;
-        for (tokens, _) in connections.open.values() {
-            tokens.iter().for_each(CancellationToken::cancel);
+        for (connection, _) in connections.open.values() {
+            connection.close();
         }
         tracing::info!(name = %self.name, "terminated proxy");
     }
@@ -258,18 +275,21 @@ impl Proxy {
             socket: Arc::new(upstream),
             closed: CancellationToken::new(),
         };
+        let sockets = Arc::new(Sockets {
+            client: Arc::downgrade(&client.socket),
+            upstream: Arc::downgrade(&upstream.socket),
+        });
         {
             let mut connections = self.connections.lock().expect("connections lock");
             if connections.generation != generation {
                 return;
             }
-            let tokens = [client.closed.clone(), upstream.closed.clone()];
-            connections.open.insert(id, (tokens, 2));
+            let connection = OpenConnection {
+                tokens: [client.closed.clone(), upstream.closed.clone()],
+                sockets: sockets.clone(),
+            };
+            connections.open.insert(id, (connection, 2));
         }
-        let sockets = Arc::new(Sockets {
-            client: Arc::downgrade(&client.socket),
-            upstream: Arc::downgrade(&upstream.socket),
-        });
         let links = [
             (Direction::Upstream, client.clone(), upstream.clone()),
             (Direction::Downstream, upstream, client),

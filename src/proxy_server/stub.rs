@@ -50,6 +50,17 @@ pub struct Sockets {
 }
 
 impl Sockets {
+    /// Shuts both sockets down for reading and writing: from now on no byte is read from or
+    /// written to either (the tasks still holding them then end on EOF or an error).
+    pub fn shutdown(&self) {
+        for socket in [&self.client, &self.upstream] {
+            if let Some(socket) = socket.upgrade() {
+                // ENOTCONN when the peer is already gone: nothing can pass anyway.
+                let _ = socket2::SockRef::from(&*socket).shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+
     /// Makes the next close of both sockets a TCP RST instead of a FIN (`SO_LINGER` = 0).
     pub fn set_linger_zero(&self) {
         for socket in [&self.client, &self.upstream] {

@@ -196,6 +196,55 @@ duration_s = 0.5
     assert!(reconnected);
 }
 
+on_both_servers! {
+    /// The `binlog` role's own faults, through each fault proxy server: a slow stream (100 ms
+    /// of latency on the consumer's downstream) holds the deletes back, and a cut connection
+    /// (the role's proxy disabled) makes the consumer reconnect and resume; no invalidation is
+    /// lost.
+    fn binlog_role_latency_and_partition_lose_nothing(server) {
+        let inv = run_workload_on(
+            server,
+            r#"
+name = "binlog-role-faults"
+keys = 16
+clients = 8
+duration_s = 3.0
+read_fraction = 0.5
+strategies = ["binlog-delete"]
+[[nemesis]]
+fault = "latency"
+role = "binlog"
+stream = "downstream"
+latency_ms = 100
+at_s = 0.5
+duration_s = 1.0
+[[nemesis]]
+fault = "partition"
+role = "binlog"
+at_s = 2.0
+duration_s = 0.5
+"#,
+            &["-q"],
+        );
+        assert_converged_nothing_lost(&inv);
+        let s = inv.summary("binlog-delete");
+        let faults = s["faults"].as_array().unwrap();
+        assert_eq!(faults.len(), 2, "{faults:?}");
+        assert!(faults.iter().all(|f| f["error"].is_null()), "{faults:?}");
+        let lag_max = s["binlog_lag_ms"]["max"].as_f64().unwrap();
+        assert!(lag_max >= 90.0, "the stream latency did not hold deletes back: {lag_max} ms");
+        let cut = faults[1]["start_ns"].as_u64().unwrap();
+        let reconnected = jsonl(&inv.strategy_dir("binlog-delete"), "history.jsonl")
+            .into_iter()
+            .any(|e| {
+                e["f"] == "binlog-reconnect"
+                    && e["type"] == "ok"
+                    && e["time"].as_u64().is_some_and(|t| t > cut)
+            });
+        assert!(reconnected, "the consumer did not reconnect after the partition");
+    }
+}
+
 /// A run whose consumer is killed 0.5 s in and restarted only at quiescence, per `resume`:
 /// nearly every write happens while it is dead, with a TTL far longer than the run.
 fn killed_consumer_run(resume: &str) -> Invocation {

@@ -25,8 +25,11 @@ fn fault_window(evs: &[Value], id: &str) -> (u64, u64) {
     (t("start"), t("stop"))
 }
 
-/// Client operations as (f, invoke time, completion time, completion type, source).
-fn ops(evs: &[Value]) -> Vec<(String, u64, u64, String, Option<String>)> {
+/// A client operation: (f, invoke time, completion time, completion type, source).
+type Op = (String, u64, u64, String, Option<String>);
+
+/// The client operations of a history.
+fn ops(evs: &[Value]) -> Vec<Op> {
     let mut open = std::collections::HashMap::new();
     let mut out = Vec::new();
     for e in evs {
@@ -53,27 +56,75 @@ fn ops(evs: &[Value]) -> Vec<(String, u64, u64, String, Option<String>)> {
 }
 
 /// A one-strategy run with one scheduled fault (id `0-0`): its history and the fault's window.
+///
+/// `start` is recorded once the fault holds (the proxy's API call returned: for a partition no
+/// byte passes from then on), `stop` once it is healed. The heal takes effect somewhere while
+/// its call runs, before `stop` is recorded (under load, tens of ms before): what happened
+/// before `stop` may already be healed. `held` is the earliest the heal can begin (the start
+/// event plus the fault's `duration_s`: the nemesis records the start, then sleeps that long),
+/// so the fault certainly holds in `start..held`.
 struct FaultRun {
     inv: Invocation,
     evs: Vec<Value>,
     start: u64,
+    held: u64,
     stop: u64,
 }
 
-/// Runs `toml` quietly, checks that it succeeded and left a complete history for `strategy`.
-fn fault_run(toml: &str, strategy: &str) -> FaultRun {
-    let inv = run_workload(toml, &["-q"]);
+/// Runs `toml` quietly (through the fault proxy `server`, if given), checks that it succeeded
+/// and left a complete history for `strategy`.
+fn fault_run(server: Option<ProxyServer>, toml: &str, strategy: &str) -> FaultRun {
+    let inv = match server {
+        Some(server) => run_workload_on(server, toml, &["-q"]),
+        None => run_workload(toml, &["-q"]),
+    };
     assert_eq!(inv.code, 0, "{}\n{}", inv.stdout, inv.stderr);
     let dir = inv.strategy_dir(strategy);
     assert_complete_history(&dir);
     let evs = events(&dir);
     let (start, stop) = fault_window(&evs, "0-0");
+    let workload: toml::Table = toml::from_str(toml).unwrap();
+    let duration_s = workload["nemesis"][0]["duration_s"].as_float().unwrap();
     FaultRun {
         inv,
         evs,
         start,
+        held: start + (duration_s * 1e9) as u64,
         stop,
     }
+}
+
+impl FaultRun {
+    /// Median latency of the ok operations while the fault certainly held (invoked after
+    /// `start + EDGE`, completed before `held`), and of those well outside it.
+    fn p50_with_and_without(&self) -> (u64, u64) {
+        let ops = ops(&self.evs);
+        let p50 = |inside: bool| {
+            median(
+                ops.iter()
+                    .filter(|o| o.3 == "ok")
+                    .filter(|o| {
+                        if inside {
+                            o.1 > self.start + EDGE && o.2 < self.held
+                        } else {
+                            o.2 < self.start || o.1 > self.stop + EDGE
+                        }
+                    })
+                    .map(|o| o.2 - o.1)
+                    .collect(),
+            )
+        };
+        (p50(true), p50(false))
+    }
+}
+
+/// The cache serves reads again after the fault was healed.
+fn assert_cache_hit_after(ops: &[Op], stop: u64) {
+    assert!(
+        ops.iter()
+            .any(|o| o.1 > stop + EDGE && o.4.as_deref() == Some("cache")),
+        "no cache hit after healing"
+    );
 }
 
 /// A step in flight when a fault starts or heals may land either way: 20 ms margins.
@@ -88,6 +139,7 @@ fn median(mut v: Vec<u64>) -> u64 {
 #[test]
 fn redis_kill_empties_the_cache_and_the_run_stays_whole() {
     let FaultRun { inv, evs, stop, .. } = fault_run(
+        None,
         r#"
 name = "redis-kill"
 keys = 4
@@ -123,6 +175,7 @@ fn database_kill_gives_fail_or_info_then_recovery() {
     let FaultRun {
         evs, start, stop, ..
     } = fault_run(
+        None,
         r#"
 name = "db-kill"
 keys = 4
@@ -161,6 +214,7 @@ fn injected_delete_failures_only_inside_their_interval() {
     let FaultRun {
         evs, start, stop, ..
     } = fault_run(
+        None,
         r#"
 name = "del-fail"
 keys = 4
@@ -213,6 +267,7 @@ fn pause_of_redis_delays_but_loses_nothing() {
     let FaultRun {
         evs, start, stop, ..
     } = fault_run(
+        None,
         r#"
 name = "pause"
 keys = 4
@@ -248,12 +303,11 @@ duration_s = 1.0
     }
 }
 
-#[test]
-fn latency_toxic_slows_the_role_it_is_on() {
-    let FaultRun {
-        evs, start, stop, ..
-    } = fault_run(
-        r#"
+on_both_servers! {
+    fn latency_toxic_slows_the_role_it_is_on(server) {
+        let run = fault_run(
+            Some(server),
+            r#"
 name = "latency"
 keys = 8
 clients = 4
@@ -267,43 +321,29 @@ latency_ms = 50
 at_s = 1.5
 duration_s = 1.5
 "#,
-        "db-only",
-    );
-    let ops = ops(&evs);
-    let lat = |inside: bool| {
-        median(
-            ops.iter()
-                .filter(|o| o.3 == "ok")
-                .filter(|o| {
-                    if inside {
-                        o.1 > start + EDGE && o.2 < stop
-                    } else {
-                        o.2 < start || o.1 > stop + EDGE
-                    }
-                })
-                .map(|o| o.2 - o.1)
-                .collect(),
-        )
-    };
-    let (with, without) = (lat(true), lat(false));
-    eprintln!(
-        "read p50 through the db proxy: {:.2} ms without, {:.2} ms with a 50 ms toxic",
-        without as f64 / 1e6,
-        with as f64 / 1e6
-    );
-    assert!(
-        with >= without + 45_000_000,
-        "latency toxic added only {} ns",
-        with - without
-    );
+            "db-only",
+        );
+        let (with, without) = run.p50_with_and_without();
+        eprintln!(
+            "read p50 through the db proxy: {:.2} ms without, {:.2} ms with a 50 ms toxic",
+            without as f64 / 1e6,
+            with as f64 / 1e6
+        );
+        assert!(
+            with >= without + 45_000_000,
+            "latency toxic added only {} ns",
+            with - without
+        );
+    }
 }
 
-#[test]
-fn reset_peer_makes_deletes_fail_only_inside_the_interval() {
-    let FaultRun {
-        evs, start, stop, ..
-    } = fault_run(
-        r#"
+on_both_servers! {
+    fn reset_peer_makes_deletes_fail_only_inside_the_interval(server) {
+        let FaultRun {
+            evs, start, held, stop, ..
+        } = fault_run(
+            Some(server),
+            r#"
 name = "reset-peer"
 keys = 4
 clients = 4
@@ -316,45 +356,47 @@ mode = "reset_peer"
 at_s = 1.0
 duration_s = 1.0
 "#,
-        "db-then-delete",
-    );
-    let dels: Vec<(u64, bool)> = evs
-        .iter()
-        .filter(|e| e["f"] == "cache-del")
-        .map(|e| (e["time"].as_u64().unwrap(), e["type"] == "ok"))
-        .collect();
-    // Allow a few ms at the edges for the toxic to be added and removed.
-    let inside: Vec<_> = dels
-        .iter()
-        .filter(|d| d.0 > start + EDGE && d.0 < stop)
-        .collect();
-    let outside: Vec<_> = dels
-        .iter()
-        .filter(|d| d.0 + EDGE < start || d.0 > stop + EDGE)
-        .collect();
-    assert!(!inside.is_empty() && !outside.is_empty());
-    let failed_inside = inside.iter().filter(|d| !d.1).count();
-    eprintln!(
-        "reset_peer: {failed_inside}/{} deletes failed inside the interval",
-        inside.len()
-    );
-    assert_eq!(
-        failed_inside,
-        inside.len(),
-        "a delete got through reset_peer"
-    );
-    assert!(
-        outside.iter().all(|d| d.1),
-        "a delete failed outside the interval"
-    );
+            "db-then-delete",
+        );
+        let dels: Vec<(u64, bool)> = evs
+            .iter()
+            .filter(|e| e["f"] == "cache-del")
+            .map(|e| (e["time"].as_u64().unwrap(), e["type"] == "ok"))
+            .collect();
+        // Allow a few ms at the edges for the toxic to be added and removed.
+        let inside: Vec<_> = dels
+            .iter()
+            .filter(|d| d.0 > start + EDGE && d.0 < held)
+            .collect();
+        let outside: Vec<_> = dels
+            .iter()
+            .filter(|d| d.0 + EDGE < start || d.0 > stop + EDGE)
+            .collect();
+        assert!(!inside.is_empty() && !outside.is_empty());
+        let failed_inside = inside.iter().filter(|d| !d.1).count();
+        eprintln!(
+            "reset_peer: {failed_inside}/{} deletes failed inside the interval",
+            inside.len()
+        );
+        assert_eq!(
+            failed_inside,
+            inside.len(),
+            "a delete got through reset_peer"
+        );
+        assert!(
+            outside.iter().all(|d| d.1),
+            "a delete failed outside the interval"
+        );
+    }
 }
 
-#[test]
-fn partition_of_the_cache_read_role_cuts_cache_reads_only() {
-    let FaultRun {
-        evs, start, stop, ..
-    } = fault_run(
-        r#"
+on_both_servers! {
+    fn partition_of_the_cache_read_role_cuts_cache_reads_only(server) {
+        let FaultRun {
+            evs, start, held, stop, ..
+        } = fault_run(
+            Some(server),
+            r#"
 name = "partition"
 keys = 4
 clients = 4
@@ -367,23 +409,105 @@ role = "cache-read"
 at_s = 1.0
 duration_s = 1.0
 "#,
-        "db-then-delete",
-    );
-    let ops = ops(&evs);
-    let inside: Vec<_> = ops
-        .iter()
-        .filter(|o| o.0 == "read" && o.3 == "ok" && o.1 > start + EDGE && o.2 < stop)
-        .collect();
-    assert!(!inside.is_empty());
-    assert!(
-        inside.iter().all(|o| o.4.as_deref() == Some("db")),
-        "a cache hit through a partitioned role"
-    );
-    assert!(
-        ops.iter()
-            .any(|o| o.1 > stop + EDGE && o.4.as_deref() == Some("cache")),
-        "no cache hit after healing"
-    );
+            "db-then-delete",
+        );
+        let ops = ops(&evs);
+        // No margin at the start: the proxy has closed the role's connections when its
+        // disable returns (tests/it/proxy/disable.rs), so no read invoked after the start
+        // event reaches the cache. The end is `held`: a read completing after the heal began
+        // may already be served through the re-enabled proxy.
+        let inside: Vec<_> = ops
+            .iter()
+            .filter(|o| o.0 == "read" && o.3 == "ok" && o.1 > start && o.2 < held)
+            .collect();
+        assert!(!inside.is_empty());
+        assert!(
+            inside.iter().all(|o| o.4.as_deref() == Some("db")),
+            "a cache hit through a partitioned role"
+        );
+        assert_cache_hit_after(&ops, stop);
+    }
+}
+
+on_both_servers! {
+    /// A `timeout` toxic with no deadline holds the role's data: no cache read gets through
+    /// while it is on (reads stall until their timeout), and removing it closes the held
+    /// connections so that cache hits resume.
+    fn timeout_toxic_stalls_the_role_it_is_on(server) {
+        let FaultRun {
+            evs, start, held, stop, ..
+        } = fault_run(
+            Some(server),
+            r#"
+name = "timeout"
+keys = 4
+clients = 4
+duration_s = 3.0
+read_fraction = 0.9
+op_timeout_ms = 200
+strategies = ["db-then-delete"]
+[[nemesis]]
+fault = "timeout"
+role = "cache-read"
+timeout_ms = 0
+stream = "upstream"
+at_s = 1.0
+duration_s = 1.0
+"#,
+            "db-then-delete",
+        );
+        let ops = ops(&evs);
+        // The stalled GET takes the whole op_timeout_ms: such reads end as `info`.
+        let inside: Vec<_> = ops
+            .iter()
+            .filter(|o| o.0 == "read" && o.1 > start + EDGE && o.2 < held)
+            .collect();
+        let stalled = inside.iter().filter(|o| o.3 == "info").count();
+        assert!(stalled > 0, "no read stalled under the timeout toxic");
+        assert!(
+            inside.iter().all(|o| o.4.as_deref() != Some("cache")),
+            "a cache hit through a timed-out role"
+        );
+        assert_cache_hit_after(&ops, stop);
+    }
+}
+
+on_both_servers! {
+    /// A `toxic` fault with its own attributes (bandwidth, 2 KB/s down the `db` role) slows
+    /// every database read while it is on.
+    fn bandwidth_toxic_slows_the_role_it_is_on(server) {
+        let run = fault_run(
+            Some(server),
+            r#"
+name = "bandwidth"
+keys = 8
+clients = 4
+duration_s = 4.0
+read_fraction = 1.0
+strategies = ["db-only"]
+[[nemesis]]
+fault = "toxic"
+type = "bandwidth"
+role = "db"
+stream = "downstream"
+attributes = { rate = 2 }
+at_s = 1.5
+duration_s = 1.5
+"#,
+            "db-only",
+        );
+        let (with, without) = run.p50_with_and_without();
+        eprintln!(
+            "read p50 through the db proxy: {:.2} ms without, {:.2} ms with 2 KB/s of bandwidth",
+            without as f64 / 1e6,
+            with as f64 / 1e6
+        );
+        assert!(
+            with >= without + 20_000_000,
+            "the bandwidth toxic added only {} ns",
+            with.saturating_sub(without)
+        );
+    }
 }
 
 #[test]

@@ -1,23 +1,121 @@
 //! The built-in fault proxy (`cachecheck::proxy_server`) on real sockets, all on 127.0.0.1: its
-//! REST API against Toxiproxy's documented calls, the `toxiproxy_rust` client, and each toxic.
+//! REST API against Toxiproxy's documented calls, the `toxiproxy_rust` client, and each toxic;
+//! and beside the real Toxiproxy: the same REST calls sent to both ([`differential`]), what a
+//! disable or reset lets through ([`disable`]), and each toxic's effect on the same traffic
+//! ([`traffic`]).
 
+mod choice;
 mod client;
+mod differential;
+mod disable;
 mod rest;
 mod toxics;
+mod traffic;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use cachecheck::proxy_server::ProxyServer;
+use crate::support::{bin, toxiproxy, ProxyServer};
 use serde_json::{json, Value};
+
+/// The REST API of a fault proxy server at `addr`.
+pub struct Api {
+    pub addr: SocketAddr,
+}
 
 /// A proxy server on its own runtime thread, on a free port; shut down on drop.
 pub struct Server {
-    pub addr: SocketAddr,
+    api: Api,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+/// A fault proxy server as a process of its own (the real `toxiproxy-server`, or
+/// `cachecheck proxy-server`) on a free port; killed on drop.
+pub struct ServerProcess {
+    api: Api,
+    pub kind: ProxyServer,
+    child: std::process::Child,
+}
+
+impl std::ops::Deref for ServerProcess {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `kind` as a process and waits until its API answers; `None` (after one line saying
+/// so) when it is the real one and there is none.
+pub fn spawn_server(kind: ProxyServer) -> Option<ServerProcess> {
+    use std::process::{Command, Stdio};
+    if !kind.available() {
+        return None;
+    }
+    let (child, addr) = match kind {
+        ProxyServer::Toxiproxy => {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let child = Command::new(toxiproxy().unwrap())
+                .args(["-host", "127.0.0.1", "-port", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start toxiproxy-server");
+            (child, SocketAddr::from(([127, 0, 0, 1], port)))
+        }
+        ProxyServer::Builtin => {
+            let mut child = Command::new(bin())
+                .args(["proxy-server", "--listen", "127.0.0.1:0"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start cachecheck proxy-server");
+            let mut line = String::new();
+            let stdout = child.stdout.take().unwrap();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+            let addr = line
+                .strip_prefix(cachecheck::proxy_server::LISTENING_ON)
+                .unwrap_or_else(|| panic!("proxy-server said {line:?}"))
+                .trim()
+                .parse()
+                .unwrap();
+            (child, addr)
+        }
+    };
+    let server = ServerProcess {
+        api: Api { addr },
+        kind,
+        child,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{kind:?} did not listen on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(server)
 }
 
 pub fn server() -> Server {
@@ -30,9 +128,10 @@ pub fn server() -> Server {
             .build()
             .unwrap();
         runtime.block_on(async move {
-            let server = ProxyServer::bind("127.0.0.1:0".parse().unwrap())
-                .await
-                .unwrap();
+            let server =
+                cachecheck::proxy_server::ProxyServer::bind("127.0.0.1:0".parse().unwrap())
+                    .await
+                    .unwrap();
             addr_tx.send(server.local_addr()).unwrap();
             server
                 .run(async move {
@@ -46,7 +145,7 @@ pub fn server() -> Server {
         .recv_timeout(Duration::from_secs(10))
         .expect("proxy server started");
     Server {
-        addr,
+        api: Api { addr },
         shutdown: Some(shutdown),
         thread: Some(thread),
     }
@@ -63,7 +162,7 @@ impl Drop for Server {
     }
 }
 
-impl Server {
+impl Api {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -96,6 +195,11 @@ impl Server {
 /// One HTTP call; returns the status and the body as JSON (`Value::Null` if empty, a string if
 /// not JSON).
 pub fn call(method: reqwest::Method, url: &str, body: Option<Value>) -> (u16, Value) {
+    call_text(method, url, body.map(|b| b.to_string()))
+}
+
+/// [`call`] with the body as text (which need not be JSON).
+pub fn call_text(method: reqwest::Method, url: &str, body: Option<String>) -> (u16, Value) {
     // One client for all calls: building one takes tens of milliseconds.
     static CLIENT: std::sync::OnceLock<reqwest::blocking::Client> = std::sync::OnceLock::new();
     let client = CLIENT.get_or_init(|| {
@@ -104,7 +208,7 @@ pub fn call(method: reqwest::Method, url: &str, body: Option<Value>) -> (u16, Va
     });
     let mut request = client.request(method, url);
     if let Some(body) = body {
-        request = request.body(body.to_string());
+        request = request.body(body);
     }
     let response = request.send().expect("HTTP call");
     let status = response.status().as_u16();

@@ -64,13 +64,21 @@ fn race_file(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs `cachecheck run workloads/races/<name> --out <tmp> -q`.
-fn run_race(name: &str) -> RaceRun {
-    let file = race_file(name);
+/// Runs `cachecheck run workloads/races/<name> --out <tmp> -q`; with a `server`, a copy of the
+/// workload whose `[infra] proxy` names it.
+fn run_race(server: Option<ProxyServer>, name: &str) -> RaceRun {
+    let mut file = race_file(name);
     assert!(file.exists(), "{} is missing", file.display());
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("results");
-    let o = Command::new(bin())
+    let mut c = Command::new(bin());
+    if let Some(server) = server {
+        let text = server.workload(&std::fs::read_to_string(&file).unwrap());
+        file = tmp.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        server.env(&mut c);
+    }
+    let o = c
         .arg("run")
         .arg(&file)
         .arg("--out")
@@ -98,10 +106,10 @@ fn count(s: &Value, anomaly: &str) -> u64 {
         .unwrap_or_else(|| panic!("no anomalies.{anomaly} in {}", s["strategy"]))
 }
 
-/// Runs the race workload and checks it: exit 0, every strategy's expectations held, the
-/// fault applied without error, and `checks`.
-fn race(name: &str, checks: &[Check]) {
-    let r = run_race(name);
+/// Runs the race workload (through `server`, if given) and checks it: exit 0, every
+/// strategy's expectations held, the fault applied without error, and `checks`.
+fn race(server: Option<ProxyServer>, name: &str, checks: &[Check]) {
+    let r = run_race(server, name);
     let cx = r.context();
     assert_eq!(r.code, 0, "{name}: exit code {}\n{cx}", r.code);
     let workload: toml::Table = toml::from_str(&std::fs::read_to_string(&r.file).unwrap()).unwrap();
@@ -126,6 +134,9 @@ fn race(name: &str, checks: &[Check]) {
             !sm["expectations"].as_array().unwrap().is_empty(),
             "{name}/{s}: no expectation"
         );
+        if let Some(server) = server {
+            server.assert_recorded(&sm);
+        }
         let faults = sm["faults"].as_array().unwrap();
         assert!(!faults.is_empty(), "{name}/{s}: no fault was injected");
         for f in faults {
@@ -174,136 +185,111 @@ fn race(name: &str, checks: &[Check]) {
 
 use Check::*;
 
-/// 3.1: the database write fails after the cache set: readers get a value never committed.
-#[test]
-fn cache_then_db_dirty() {
-    race(
-        "cache-then-db-dirty.toml",
-        &[
-            Flagged("cache-then-db", "dirty_reads"),
-            AllClean("db-only"),
-            Clean("db-then-delete", "dirty_reads"),
-            Clean("lease", "dirty_reads"),
-            Clean("versioned", "dirty_reads"),
-        ],
-    );
+/// The forced races: `name: "workload" => [checks]` declares `races::name` (through the
+/// built-in fault proxy) and, for the second pass, `races::on_toxiproxy::name` through the real
+/// Toxiproxy (skipped, saying so, where there is none).
+macro_rules! races {
+    ($($(#[$meta:meta])* $name:ident: $file:literal => [$($check:expr),* $(,)?];)*) => {
+        $(
+            $(#[$meta])*
+            #[test]
+            fn $name() {
+                race(Some(ProxyServer::Builtin), $file, &[$($check),*]);
+            }
+        )*
+
+        /// The second pass: the same forced races through the real Toxiproxy.
+        mod on_toxiproxy {
+            use super::*;
+            $(
+                #[test]
+                fn $name() {
+                    if ProxyServer::Toxiproxy.available() {
+                        race(Some(ProxyServer::Toxiproxy), $file, &[$($check),*]);
+                    }
+                }
+            )*
+        }
+    };
 }
 
-/// 3.2: two writers' cache sets land in the other order than their commits.
-#[test]
-fn db_then_cache_reorder() {
-    race(
-        "db-then-cache-reorder.toml",
-        &[
-            Flagged("db-then-cache", "stale_reads"),
-            AllClean("db-only"),
-            Clean("versioned@update", "stale_reads"),
-            Clean("versioned@update", "divergent_keys"),
-            Clean("db-then-delete", "divergent_keys"),
-            Clean("lease", "stale_reads"),
-            Clean("versioned", "stale_reads"),
-        ],
-    );
-}
-
-/// 3.3: a read refills the old value between the writer's delete and its database write.
-#[test]
-fn delete_then_db_refill() {
-    race(
-        "delete-then-db-refill.toml",
-        &[
-            Flagged("delete-then-db", "stale_reads"),
-            AllClean("db-only"),
-            Clean("double-delete", "divergent_keys"),
-            StaleMaxBelow("double-delete", 300.0),
-            Clean("lease", "stale_reads"),
-            Clean("versioned", "stale_reads"),
-        ],
-    );
-}
-
-/// 3.4: the delete after the database write fails: the old value stays until the TTL; retry
-/// queues (4.2) and the binlog consumer (4.3) repair it.
-#[test]
-fn db_then_delete_failed_delete() {
-    race(
-        "db-then-delete-failed-delete.toml",
-        &[
-            Flagged("db-then-delete", "divergent_keys"),
-            Flagged("db-then-delete", "stale_reads"),
-            AllClean("db-only"),
-            Clean("delete-retry", "divergent_keys"),
-            Clean("binlog-delete", "divergent_keys"),
-        ],
-    );
-}
-
-/// 3.4: a slow fill of the old value lands after the writer's delete.
-#[test]
-fn db_then_delete_slow_fill() {
-    race(
-        "db-then-delete-slow-fill.toml",
-        &[
-            Flagged("db-then-delete", "stale_reads"),
-            AllClean("db-only"),
-            Clean("lease", "stale_reads"),
-            Clean("lease", "divergent_keys"),
-            Clean("versioned", "stale_reads"),
-            Clean("versioned", "divergent_keys"),
+races! {
+    /// 3.1: the database write fails after the cache set: readers get a value never committed.
+    cache_then_db_dirty: "cache-then-db-dirty.toml" => [
+        Flagged("cache-then-db", "dirty_reads"),
+        AllClean("db-only"),
+        Clean("db-then-delete", "dirty_reads"),
+        Clean("lease", "dirty_reads"),
+        Clean("versioned", "dirty_reads"),
+    ];
+    /// 3.2: two writers' cache sets land in the other order than their commits.
+    db_then_cache_reorder: "db-then-cache-reorder.toml" => [
+        Flagged("db-then-cache", "stale_reads"),
+        AllClean("db-only"),
+        Clean("versioned@update", "stale_reads"),
+        Clean("versioned@update", "divergent_keys"),
+        Clean("db-then-delete", "divergent_keys"),
+        Clean("lease", "stale_reads"),
+        Clean("versioned", "stale_reads"),
+    ];
+    /// 3.3: a read refills the old value between the writer's delete and its database write.
+    delete_then_db_refill: "delete-then-db-refill.toml" => [
+        Flagged("delete-then-db", "stale_reads"),
+        AllClean("db-only"),
+        Clean("double-delete", "divergent_keys"),
+        StaleMaxBelow("double-delete", 300.0),
+        Clean("lease", "stale_reads"),
+        Clean("versioned", "stale_reads"),
+    ];
+    /// 3.4: the delete after the database write fails: the old value stays until the TTL; retry
+    /// queues (4.2) and the binlog consumer (4.3) repair it.
+    db_then_delete_failed_delete: "db-then-delete-failed-delete.toml" => [
+        Flagged("db-then-delete", "divergent_keys"),
+        Flagged("db-then-delete", "stale_reads"),
+        AllClean("db-only"),
+        Clean("delete-retry", "divergent_keys"),
+        Clean("binlog-delete", "divergent_keys"),
+    ];
+    /// 3.4: a slow fill of the old value lands after the writer's delete.
+    db_then_delete_slow_fill: "db-then-delete-slow-fill.toml" => [
+        Flagged("db-then-delete", "stale_reads"),
+        AllClean("db-only"),
+        Clean("lease", "stale_reads"),
+        Clean("lease", "divergent_keys"),
+        Clean("versioned", "stale_reads"),
+        Clean("versioned", "divergent_keys"),
             // rockscache's claims, as observed (see the workload's header).
-            Flagged("tag-deleted", "divergent_keys"),
-            Flagged("tag-deleted-strong", "stale_reads"),
-            Clean("tag-deleted-strong", "divergent_keys"),
-            Clean("tag-deleted-strong@no-singleflight", "stale_reads"),
-            Clean("tag-deleted-strong@no-singleflight", "divergent_keys"),
-        ],
-    );
-}
-
-/// 4.1: a double delete whose delay is shorter than the fill is stale for longer than its
-/// delay; one whose delay is longer converges and is stale at most its delay.
-#[test]
-fn double_delete_delay() {
-    race(
-        "double-delete-delay.toml",
-        &[
-            Flagged("delete-then-db", "stale_reads"),
-            StaleMaxAbove("double-delete@short", 100.0),
-            Clean("double-delete@long", "divergent_keys"),
-            StaleMaxBelow("double-delete@long", 600.0),
-            AllClean("db-only"),
-            Clean("lease", "stale_reads"),
-            Clean("versioned", "stale_reads"),
-        ],
-    );
-}
-
-/// 4.2: failed deletes retried through a queue (memory or outbox) converge.
-#[test]
-fn delete_retry_queues() {
-    race(
-        "delete-retry-queues.toml",
-        &[
-            Flagged("db-then-delete", "divergent_keys"),
-            AllClean("db-only"),
-            Clean("delete-retry@memory", "divergent_keys"),
-            Clean("delete-retry@outbox", "divergent_keys"),
-        ],
-    );
-}
-
-/// 2.4: write-behind loses acknowledged writes when its process dies before the flush.
-#[test]
-fn write_behind_kill() {
-    race(
-        "write-behind-kill.toml",
-        &[
-            Flagged("write-behind", "lost_writes"),
-            AllClean("db-only"),
-            Clean("write-through", "lost_writes"),
-            Clean("db-then-delete", "lost_writes"),
-        ],
-    );
+        Flagged("tag-deleted", "divergent_keys"),
+        Flagged("tag-deleted-strong", "stale_reads"),
+        Clean("tag-deleted-strong", "divergent_keys"),
+        Clean("tag-deleted-strong@no-singleflight", "stale_reads"),
+        Clean("tag-deleted-strong@no-singleflight", "divergent_keys"),
+    ];
+    /// 4.1: a double delete whose delay is shorter than the fill is stale for longer than its
+    /// delay; one whose delay is longer converges and is stale at most its delay.
+    double_delete_delay: "double-delete-delay.toml" => [
+        Flagged("delete-then-db", "stale_reads"),
+        StaleMaxAbove("double-delete@short", 100.0),
+        Clean("double-delete@long", "divergent_keys"),
+        StaleMaxBelow("double-delete@long", 600.0),
+        AllClean("db-only"),
+        Clean("lease", "stale_reads"),
+        Clean("versioned", "stale_reads"),
+    ];
+    /// 4.2: failed deletes retried through a queue (memory or outbox) converge.
+    delete_retry_queues: "delete-retry-queues.toml" => [
+        Flagged("db-then-delete", "divergent_keys"),
+        AllClean("db-only"),
+        Clean("delete-retry@memory", "divergent_keys"),
+        Clean("delete-retry@outbox", "divergent_keys"),
+    ];
+    /// 2.4: write-behind loses acknowledged writes when its process dies before the flush.
+    write_behind_kill: "write-behind-kill.toml" => [
+        Flagged("write-behind", "lost_writes"),
+        AllClean("db-only"),
+        Clean("write-through", "lost_writes"),
+        Clean("db-then-delete", "lost_writes"),
+    ];
 }
 
 /// Every workload of the directory has a test above, and each names its race in a header.
