@@ -17,6 +17,9 @@
 //! * [`generator`], [`client`]: the operation mix and the client tasks that record every op.
 //! * [`history`]: the event model, the recorder that streams it to disk, the file readers.
 //! * [`checker`]: pure functions over a run directory's files; verdicts and anomalies.
+//! * [`linearizability`]: linearizability per key: the linear-time decision for cachecheck's
+//!   histories, the Wing–Gong/Lowe search for foreign ones, the picture of a violation.
+//! * [`formats`]: foreign histories in (Jepsen EDN, Porcupine's formats) and out (EDN).
 //! * [`proxy_server`]: the built-in fault proxy speaking Toxiproxy's REST API, with its toxics.
 //! * [`resources`]: the harness's memory and file descriptors, sampled while a run goes.
 //! * [`summary`], [`output`]: summary.json and the terminal table.
@@ -41,6 +44,7 @@ pub mod generator;
 pub mod history;
 pub mod infra;
 pub mod junit;
+pub mod linearizability;
 pub mod nemesis;
 pub mod output;
 pub mod progress;
