@@ -231,7 +231,8 @@ pub struct RunArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// A strategy directory (history.jsonl, commits.jsonl, final.jsonl) or a run directory.
+    /// A strategy directory (history.jsonl, commits.jsonl, final.jsonl) or a run directory;
+    /// or a foreign history file (see --format).
     pub dir: PathBuf,
     /// Print the summary as JSON on stdout instead of the table.
     #[arg(long)]
@@ -245,6 +246,9 @@ pub struct CheckArgs {
     /// Also write the expectations as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// A foreign history (Jepsen EDN, Porcupine's formats) instead of a result directory.
+    #[command(flatten)]
+    pub foreign: crate::foreign_cmd::ForeignArgs,
 }
 
 /// Parses arguments and runs the command. Errors print as one line with exit code 2.
@@ -280,7 +284,10 @@ fn init_tracing() {
 fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(a) => cmd_run(a),
-        Command::Check(a) => check_cmd::run(&a.dir, a.json, a.write, &a.expect, a.junit.as_deref()),
+        Command::Check(a) => match crate::foreign_cmd::check(&a)? {
+            Some(code) => Ok(code),
+            None => check_cmd::run(&a.dir, a.json, a.write, &a.expect, a.junit.as_deref()),
+        },
         Command::Compare(a) => compare::run(&a.results, a.format),
         Command::Report(a) => report::run(&a.result, a.output.as_deref()),
         Command::TuneDelay(a) => cmd_tune(a),

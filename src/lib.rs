@@ -37,6 +37,8 @@ pub mod cdc;
 pub mod check_cmd;
 pub mod checker;
 pub mod cli;
+pub mod foreign_cmd;
+pub mod formats;
 pub mod client;
 pub mod compare;
 pub mod conn;
