@@ -88,7 +88,8 @@ pub fn load_and_check(path: &Path, format: Format, a: &ForeignArgs) -> Result<Ch
     let history = formats::load(path, format)?;
     let model = a.model.unwrap_or_else(|| format.default_model(&history));
     let opts = Options::new(model, Some(Duration::from_secs_f64(timeout)));
-    let verdict = check_history(&history, &opts).map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?;
+    let verdict =
+        check_history(&history, &opts).map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?;
     Ok(Checked {
         format,
         model,
@@ -152,7 +153,11 @@ pub fn text(path: &Path, c: &Checked) -> String {
         c.history.keys.len(),
         c.history.operations()
     );
-    let _ = writeln!(s, "{:<16} {:>8}  {:<8} {:>10}", "key", "ops", "verdict", "time");
+    let _ = writeln!(
+        s,
+        "{:<16} {:>8}  {:<8} {:>10}",
+        "key", "ops", "verdict", "time"
+    );
     for k in &v.keys {
         let name = if k.key.is_empty() { "-" } else { &k.key };
         let _ = writeln!(

@@ -65,12 +65,12 @@ fn read_forms(text: &str) -> Result<Vec<Form<'_>>, FormatError> {
         rest = skip_blank(rest);
         let line = line_of(rest);
         match (rest.chars().next(), closer) {
-            (None, Some(c)) => {
-                return Err(FormatError::at(
-                    open_line,
-                    format!("the history's opening bracket is never closed (fix: end the file with {c})"),
-                ))
-            }
+            (None, Some(c)) => return Err(FormatError::at(
+                open_line,
+                format!(
+                    "the history's opening bracket is never closed (fix: end the file with {c})"
+                ),
+            )),
             (None, None) => break,
             (Some(c), Some(want)) if c == want => {
                 let after = skip_blank(&rest[1..]);
@@ -85,6 +85,13 @@ fn read_forms(text: &str) -> Result<Vec<Form<'_>>, FormatError> {
             _ => {}
         }
         let (form, remaining) = edn::read(rest).map_err(|e| {
+            if e.code == clojure_reader::error::Code::UnexpectedEOF {
+                return FormatError::at(
+                    line,
+                    "not valid EDN: the form starting here never ends (is the file cut short?)"
+                        .into(),
+                );
+            }
             let l = line + e.line.map_or(0, |l| l as u32 - 1);
             FormatError::at(l, format!("not valid EDN: {}", describe(&e.code)))
         })?;
@@ -100,7 +107,6 @@ fn read_forms(text: &str) -> Result<Vec<Form<'_>>, FormatError> {
 fn describe(code: &clojure_reader::error::Code) -> String {
     use clojure_reader::error::Code::*;
     match code {
-        UnexpectedEOF => "the file ends inside a form".into(),
         UnmatchedDelimiter(c) => format!("unmatched '{c}'"),
         HashMapDuplicateKey => "a map repeats a key".into(),
         InvalidNumber => "a malformed number".into(),
@@ -166,7 +172,11 @@ fn op(b: &mut Builder, line: u32, form: &Edn<'_>, independent: bool) -> Result<(
     let process = match get(form, "process") {
         Some(Edn::Int(p)) => *p,
         Some(Edn::Key(k)) if k == "nemesis" => return Ok(()),
-        Some(other) => return Err(format!(":process must be an integer or :nemesis, found {other}")),
+        Some(other) => {
+            return Err(format!(
+                ":process must be an integer or :nemesis, found {other}"
+            ))
+        }
         None => return Err("the operation has no :process".into()),
     };
     let kind = keyword(get(form, "type")).ok_or("the operation has no :type keyword")?;
@@ -177,26 +187,35 @@ fn op(b: &mut Builder, line: u32, form: &Edn<'_>, independent: bool) -> Result<(
     let f = keyword(get(form, "f")).ok_or("the operation has no :f keyword")?;
     let kv = matches!(f, "get" | "put" | "append");
     let mut value = get(form, "value").unwrap_or(&NIL);
-    let key_name = if independent {
-        match pair(Some(value)) {
-            Some((k, v)) => {
-                value = v;
-                text(k)
+    let key_name =
+        if independent {
+            match pair(Some(value)) {
+                Some((k, v)) => {
+                    value = v;
+                    text(k)
+                }
+                None => return Err(format!(
+                    "expected a [key value] tuple as :value (jepsen.independent), found {value}"
+                )),
             }
-            None => return Err(format!("expected a [key value] tuple as :value (jepsen.independent), found {value}")),
-        }
-    } else {
-        get(form, "key").map(text).unwrap_or_default()
-    };
+        } else {
+            get(form, "key").map(text).unwrap_or_default()
+        };
     if kind != "invoke" {
         let how = match kind {
             "ok" => match b.outstanding_key(process) {
-                Some(k) if matches!(f, "read" | "get") => Completion::Ok(Output::Value(val(b, k, value, kv))),
+                Some(k) if matches!(f, "read" | "get") => {
+                    Completion::Ok(Output::Value(val(b, k, value, kv)))
+                }
                 _ => Completion::Ok(Output::Ok),
             },
             "fail" => Completion::Fail,
             "info" => Completion::Info,
-            other => return Err(format!(":type must be :invoke, :ok, :fail or :info, found :{other}")),
+            other => {
+                return Err(format!(
+                    ":type must be :invoke, :ok, :fail or :info, found :{other}"
+                ))
+            }
         };
         b.complete(process, how, line, time);
         return Ok(());

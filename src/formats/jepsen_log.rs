@@ -38,7 +38,10 @@ pub fn parse(text: &str) -> Result<History, FormatError> {
             None => continue,
         };
         let (Some(kind), Some(f)) = (tok.next(), tok.next()) else {
-            return Err(FormatError::at(n, "expected 'PROCESS :TYPE :F VALUE' after the process".into()));
+            return Err(FormatError::at(
+                n,
+                "expected 'PROCESS :TYPE :F VALUE' after the process".into(),
+            ));
         };
         let value_text = tok.collect::<Vec<_>>().join(" ");
         let value = edn::read_string(&value_text)
@@ -47,7 +50,10 @@ pub fn parse(text: &str) -> Result<History, FormatError> {
             match e {
                 Edn::Int(v) => Ok(b.value(key, &v.to_string())),
                 Edn::Nil => Ok(Value::NIL),
-                other => Err(FormatError::at(n, format!("expected an integer or nil, found {other}"))),
+                other => Err(FormatError::at(
+                    n,
+                    format!("expected an integer or nil, found {other}"),
+                )),
             }
         };
         ops += 1;
@@ -59,10 +65,16 @@ pub fn parse(text: &str) -> Result<History, FormatError> {
             }
             (":invoke", ":cas") => {
                 let Edn::Vector(pair) = &value else {
-                    return Err(FormatError::at(n, format!("a :cas needs [old new], found {value}")));
+                    return Err(FormatError::at(
+                        n,
+                        format!("a :cas needs [old new], found {value}"),
+                    ));
                 };
                 let [old, new] = pair.as_slice() else {
-                    return Err(FormatError::at(n, format!("a :cas needs [old new], found {value}")));
+                    return Err(FormatError::at(
+                        n,
+                        format!("a :cas needs [old new], found {value}"),
+                    ));
                 };
                 let (old, new) = (int(old, &mut b)?, int(new, &mut b)?);
                 b.invoke(process, key, Input::Cas(old, new), n, None)
@@ -74,12 +86,20 @@ pub fn parse(text: &str) -> Result<History, FormatError> {
             (":ok", ":write" | ":cas") => b.complete(process, Completion::Ok(Output::Ok), n, None),
             (":fail", ":cas") => b.complete(process, Completion::Ok(Output::CasFailed), n, None),
             (":fail", ":read" | ":write") => b.complete(process, Completion::Fail, n, None),
-            (":info", ":read" | ":write" | ":cas") => b.complete(process, Completion::Info, n, None),
+            (":info", ":read" | ":write" | ":cas") => {
+                b.complete(process, Completion::Info, n, None)
+            }
             (k, f) if !matches!(k, ":invoke" | ":ok" | ":fail" | ":info") => {
-                return Err(FormatError::at(n, format!("unknown type {k} for {f} (fix: :invoke, :ok, :fail or :info)")))
+                return Err(FormatError::at(
+                    n,
+                    format!("unknown type {k} for {f} (fix: :invoke, :ok, :fail or :info)"),
+                ))
             }
             (_, f) => {
-                return Err(FormatError::at(n, format!("unknown operation {f} (fix: :read, :write or :cas)")))
+                return Err(FormatError::at(
+                    n,
+                    format!("unknown operation {f} (fix: :read, :write or :cas)"),
+                ))
             }
         }
     }

@@ -102,7 +102,8 @@ pub fn detect(path: &Path) -> Result<Format, FileError> {
         Err(file_error(
             path,
             0,
-            "cannot tell the history's format (fix: --format edn, porcupine-kv or jepsen-log)".into(),
+            "cannot tell the history's format (fix: --format edn, porcupine-kv or jepsen-log)"
+                .into(),
         ))
     }
 }
@@ -117,8 +118,13 @@ pub fn file_error(path: &Path, line: usize, msg: String) -> FileError {
 }
 
 fn read(path: &Path) -> Result<String, FileError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| file_error(path, 0, format!("cannot read: {e} (fix: give a readable history file)")))
+    std::fs::read_to_string(path).map_err(|e| {
+        file_error(
+            path,
+            0,
+            format!("cannot read: {e} (fix: give a readable history file)"),
+        )
+    })
 }
 
 /// Reads the foreign history `path` in `format` (not [`Format::Cachecheck`]).
@@ -134,7 +140,10 @@ pub fn load(path: &Path, format: Format) -> Result<History, FileError> {
     let parsed = match format {
         Format::Edn | Format::PorcupineKv => edn::parse(&text),
         Format::JepsenLog => jepsen_log::parse(&text),
-        Format::Cachecheck => Err(FormatError::at(0, "a cachecheck history is a directory".into())),
+        Format::Cachecheck => Err(FormatError::at(
+            0,
+            "a cachecheck history is a directory".into(),
+        )),
     };
     parsed.map_err(|e| file_error(path, e.line as usize, e.msg))
 }

@@ -1,13 +1,16 @@
 //! Checking a foreign history (no version order): one [`search`] per key (P-compositionality:
 //! a history is linearizable iff each key's is), keys spread over the cores, each key with its
 //! own time budget, so one hard key makes that key `unknown` and never holds up a verdict.
+//! Once one key is not linearizable the history is not either, so the keys still being
+//! searched stop and are reported `unknown` with that reason (Porcupine cancels its other
+//! partitions the same way); the keys decided by then keep their verdicts.
 
 use super::history::{History, KeyHistory};
 use super::model::{Model, ModelKind, Spec};
 use super::search::{search, Budget, Found, DEFAULT_MEMO_BYTES};
 use crate::checker::Verdict;
 use serde::Serialize;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -100,13 +103,19 @@ pub fn check_history(h: &History, opts: &Options) -> Result<ForeignVerdict, Stri
     .min(order.len())
     .max(1);
     let next = AtomicUsize::new(0);
+    // Once a key is not linearizable neither is the history: the keys still searching stop
+    // (as Porcupine's checker cancels its other partitions) and say so.
+    let stop = AtomicBool::new(false);
     let results: Mutex<Vec<Option<ForeignKey>>> = Mutex::new(vec![None; h.keys.len()]);
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| loop {
                 let j = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&i) = order.get(j) else { break };
-                let r = check_key(&h.keys[i], opts);
+                let r = check_key(&h.keys[i], opts, Some(&stop));
+                if r.verdict == Verdict::Invalid {
+                    stop.store(true, Ordering::Relaxed);
+                }
                 results.lock().expect("no worker panics holding the lock")[i] = Some(r);
             });
         }
@@ -140,18 +149,31 @@ pub fn check_history(h: &History, opts: &Options) -> Result<ForeignVerdict, Stri
     })
 }
 
-/// One key's search and its verdict.
-pub fn check_key(k: &KeyHistory, opts: &Options) -> ForeignKey {
+/// One key's search and its verdict; `cancel` stops it early.
+pub fn check_key(k: &KeyHistory, opts: &Options, cancel: Option<&AtomicBool>) -> ForeignKey {
     let start = Instant::now();
     let budget = Budget {
         deadline: opts.timeout.map(|t| start + t),
         memo_bytes: opts.memo_bytes,
+        cancel,
     };
     let mut model = Model::new(opts.model, k);
     let found = search(&k.ops, &mut model, budget);
     let elapsed_s = start.elapsed().as_secs_f64();
     let (verdict, why_unknown, violation) = match &found {
         Found::Linearizable(_) => (Verdict::Valid, None, None),
+        Found::Unknown {
+            why: "cancel",
+            longest,
+        } => (
+            Verdict::Unknown,
+            Some(format!(
+                "not decided: the search stopped after {elapsed_s:.1} s ({} of {} operations linearized at best) once another key was found not linearizable",
+                longest.len(),
+                k.ops.len()
+            )),
+            None,
+        ),
         Found::Unknown { why, longest } => (
             Verdict::Unknown,
             Some(format!(

@@ -143,7 +143,7 @@ impl KeyHistory {
 
     /// `write(3)`, `read() -> 3`, `cas(1, 2) -> fail`, `append('x')`...
     pub fn describe(&self, op: &Operation) -> String {
-        let t = |v: Value| self.text(v).to_string();
+        let t = |v: Value| super::model::abridge(self.text(v));
         let out = match op.output {
             Output::Unknown => " -> ?".to_string(),
             Output::Value(v) => format!(" -> {}", t(v)),

@@ -12,7 +12,7 @@
 //! A state is a `u32`: a register's [`Value`], or for `kv` an interned string.
 
 use super::history::{Input, KeyHistory, Operation, Output, Value};
-use std::collections::HashMap;
+use crate::checker::fasthash::FastMap;
 
 /// The models `--model` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -111,28 +111,39 @@ impl Spec for Model<'_> {
 
     fn describe(&self, state: u32) -> String {
         match &self.kv {
-            Some(kv) => format!("'{}'", kv.strings[state as usize]),
+            Some(kv) => format!("'{}'", abridge(&kv.strings[state as usize])),
             None => self.key.text(Value(state)).to_string(),
         }
     }
 }
 
+/// A long string's two ends: `x 6 0 yx 26 1 y … x 7 3 yx 32 4 y` (40 characters each side).
+pub fn abridge(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= 100 {
+        return s.to_string();
+    }
+    let head: String = chars[..40].iter().collect();
+    let tail: String = chars[chars.len() - 40..].iter().collect();
+    format!("{head} … {tail} ({} characters)", chars.len())
+}
+
 /// Porcupine's per-key string, interned: state `i` is `strings[i]`; 0 is the empty string.
 struct KvStrings {
     strings: Vec<String>,
-    index: HashMap<String, u32>,
+    index: FastMap<String, u32>,
     /// The state id of each of the key's values (a put's or a get's string).
     of_value: Vec<u32>,
-    appended: HashMap<(u32, u32), u32>,
+    appended: FastMap<(u32, u32), u32>,
 }
 
 impl KvStrings {
     fn new(key: &KeyHistory) -> Self {
         let mut kv = KvStrings {
             strings: Vec::new(),
-            index: HashMap::new(),
+            index: FastMap::default(),
             of_value: Vec::new(),
-            appended: HashMap::new(),
+            appended: FastMap::default(),
         };
         kv.intern(String::new());
         for (i, text) in key.values.iter().enumerate() {

@@ -12,28 +12,32 @@
 //! anywhere after their invoke, or, by going last, never visibly.
 //!
 //! Worst case exponential (the problem is NP-complete), so a [`Budget`] bounds time and memo
-//! memory: past it the answer is [`Found::Unknown`], never a hang. The longest linearizable
+//! memory (and can be cancelled): past it the answer is [`Found::Unknown`], never a hang. The longest linearizable
 //! prefix seen and the operation at which it stopped are kept for the picture of a violation.
 
 use super::history::{Operation, OPEN};
 use super::memo::{Linearized, Memo};
 use super::model::Spec;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// How much a search may spend.
 #[derive(Debug, Clone, Copy)]
-pub struct Budget {
+pub struct Budget<'a> {
     /// Give up at this instant (`None`: never).
     pub deadline: Option<Instant>,
     /// Give up when the memo holds this many bytes.
     pub memo_bytes: usize,
+    /// Give up when this is set (another key already decided the history).
+    pub cancel: Option<&'a AtomicBool>,
 }
 
-impl Default for Budget {
+impl Default for Budget<'_> {
     fn default() -> Self {
         Budget {
             deadline: None,
             memo_bytes: DEFAULT_MEMO_BYTES,
+            cancel: None,
         }
     }
 }
@@ -54,7 +58,8 @@ pub enum Found {
         stuck: u32,
         state: u32,
     },
-    /// The budget ran out (`why`: "time" or "memory").
+    /// The budget ran out (`why`: "time" or "memory"), or the search was cancelled
+    /// (`why`: "cancel").
     Unknown {
         why: &'static str,
         longest: Vec<u32>,
@@ -166,6 +171,12 @@ pub fn search(ops: &[Operation], spec: &mut dyn Spec, budget: Budget) -> Found {
             if memo.bytes() > budget.memo_bytes {
                 return Found::Unknown {
                     why: "memory",
+                    longest,
+                };
+            }
+            if budget.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                return Found::Unknown {
+                    why: "cancel",
                     longest,
                 };
             }
@@ -373,15 +384,24 @@ mod tests {
         let past = Budget {
             deadline: Some(Instant::now()),
             memo_bytes: usize::MAX,
+            cancel: None,
         };
         let r = search(&ops, &mut Model::new(ModelKind::Register, &k), past);
         assert!(matches!(r, Found::Unknown { why: "time", .. }), "{r:?}");
         let tiny = Budget {
             deadline: None,
             memo_bytes: 1000,
+            cancel: None,
         };
         let r = search(&ops, &mut Model::new(ModelKind::Register, &k), tiny);
         assert!(matches!(r, Found::Unknown { why: "memory", .. }), "{r:?}");
+        let stop = AtomicBool::new(true);
+        let cancelled = Budget {
+            cancel: Some(&stop),
+            ..Budget::default()
+        };
+        let r = search(&ops, &mut Model::new(ModelKind::Register, &k), cancelled);
+        assert!(matches!(r, Found::Unknown { why: "cancel", .. }), "{r:?}");
     }
 
     #[test]
