@@ -46,6 +46,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Write one self-contained HTML report (charts, anomaly timelines) of a result directory.
     Report(ReportArgs),
+    /// Write a result's history as a Jepsen EDN history (for Knossos, or check --format edn).
+    Export(ExportArgs),
     /// Measure the read path a double delete must outwait, recommend a delay, prove it by a sweep.
     TuneDelay(TuneArgs),
     /// Serve Toxiproxy's REST API and proxies (the built-in fault proxy).
@@ -120,6 +122,20 @@ pub struct ReportArgs {
     pub result: PathBuf,
     /// Where to write the HTML (default: RESULT/report.html).
     #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// A strategy directory or a run directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "edn")]
+    pub format: crate::export_cmd::ExportFormat,
+    /// Where to write (default: DIR's history.edn per strategy; `-`: standard output; for a run
+    /// directory, a directory for one STRATEGY.edn each).
+    #[arg(long, short, value_name = "PATH")]
     pub output: Option<PathBuf>,
 }
 
@@ -290,6 +306,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         },
         Command::Compare(a) => compare::run(&a.results, a.format),
         Command::Report(a) => report::run(&a.result, a.output.as_deref()),
+        Command::Export(a) => crate::export_cmd::run(&a.dir, a.format, a.output.as_deref()),
         Command::TuneDelay(a) => cmd_tune(a),
         Command::Timeline(a) => crate::timeline::run(&a.dir, a.every, a.json),
         Command::ProxyServer(a) => {

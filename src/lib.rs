@@ -24,7 +24,8 @@
 //! * [`resources`]: the harness's memory and file descriptors, sampled while a run goes.
 //! * [`summary`], [`output`]: summary.json and the terminal table.
 //! * [`timeline`]: a run's course over time (ops/s, harness memory), for soak runs.
-//! * [`run`]: the pipeline of `cachecheck run`, top to bottom; [`check_cmd`]: `cachecheck check`.
+//! * [`run`]: the pipeline of `cachecheck run`, top to bottom; [`check_cmd`]: `cachecheck check`;
+//!   [`foreign_cmd`]: `check` on a foreign history; [`export_cmd`]: `cachecheck export`.
 //! * [`progress`]: progress bars on a terminal, plain lines elsewhere.
 //! * [`junit`]: JUnit XML of the expectations (`--junit FILE` on `run` and `check`).
 //! * [`compare`]: `cachecheck compare`, strategies side by side from summary.json files.
@@ -40,6 +41,7 @@ pub mod cli;
 pub mod client;
 pub mod compare;
 pub mod conn;
+pub mod export_cmd;
 pub mod foreign_cmd;
 pub mod formats;
 pub mod generator;

@@ -65,12 +65,14 @@ fn read_forms(text: &str) -> Result<Vec<Form<'_>>, FormatError> {
         rest = skip_blank(rest);
         let line = line_of(rest);
         match (rest.chars().next(), closer) {
-            (None, Some(c)) => return Err(FormatError::at(
-                open_line,
-                format!(
+            (None, Some(c)) => {
+                return Err(FormatError::at(
+                    open_line,
+                    format!(
                     "the history's opening bracket is never closed (fix: end the file with {c})"
                 ),
-            )),
+                ))
+            }
             (None, None) => break,
             (Some(c), Some(want)) if c == want => {
                 let after = skip_blank(&rest[1..]);
@@ -187,20 +189,21 @@ fn op(b: &mut Builder, line: u32, form: &Edn<'_>, independent: bool) -> Result<(
     let f = keyword(get(form, "f")).ok_or("the operation has no :f keyword")?;
     let kv = matches!(f, "get" | "put" | "append");
     let mut value = get(form, "value").unwrap_or(&NIL);
-    let key_name =
-        if independent {
-            match pair(Some(value)) {
-                Some((k, v)) => {
-                    value = v;
-                    text(k)
-                }
-                None => return Err(format!(
-                    "expected a [key value] tuple as :value (jepsen.independent), found {value}"
-                )),
+    let key_name = if independent {
+        match pair(Some(value)) {
+            Some((k, v)) => {
+                value = v;
+                text(k)
             }
-        } else {
-            get(form, "key").map(text).unwrap_or_default()
-        };
+            None => {
+                return Err(format!(
+                    "expected a [key value] tuple as :value (jepsen.independent), found {value}"
+                ))
+            }
+        }
+    } else {
+        get(form, "key").map(text).unwrap_or_default()
+    };
     if kind != "invoke" {
         let how = match kind {
             "ok" => match b.outstanding_key(process) {

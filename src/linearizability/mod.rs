@@ -32,6 +32,7 @@
 //! }
 //! ```
 
+pub mod files;
 pub mod foreign;
 pub mod history;
 pub mod linear;
