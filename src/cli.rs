@@ -117,12 +117,15 @@ pub struct CompareArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// A run directory or a strategy directory.
+    /// A run directory or a strategy directory, or a foreign history file.
     #[arg(value_name = "RESULT")]
     pub result: PathBuf,
-    /// Where to write the HTML (default: RESULT/report.html).
+    /// Where to write the HTML (default: RESULT/report.html; FILE.html for a history file).
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// A foreign history file (Jepsen EDN, Porcupine's formats) instead of a result directory.
+    #[command(flatten)]
+    pub foreign: crate::foreign_cmd::ForeignArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -305,7 +308,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             None => check_cmd::run(&a.dir, a.json, a.write, &a.expect, a.junit.as_deref()),
         },
         Command::Compare(a) => compare::run(&a.results, a.format),
-        Command::Report(a) => report::run(&a.result, a.output.as_deref()),
+        Command::Report(a) => report::run_with(&a.result, a.output.as_deref(), &a.foreign),
         Command::Export(a) => crate::export_cmd::run(&a.dir, a.format, a.output.as_deref()),
         Command::TuneDelay(a) => cmd_tune(a),
         Command::Timeline(a) => crate::timeline::run(&a.dir, a.every, a.json),

@@ -2,9 +2,9 @@
 //! test, as collected by ahorn/linearizability-checker): one register, one event per line,
 //!
 //! ```text
-//! INFO  jepsen.util - 3	:invoke	:cas	[3 0]
-//! INFO  jepsen.util - 3	:fail	:cas	[3 0]
-//! INFO  jepsen.util - 1	:info	:write	:timed-out
+//! INFO  jepsen.util - 3 :invoke :cas [3 0]
+//! INFO  jepsen.util - 3 :fail :cas [3 0]
+//! INFO  jepsen.util - 1 :info :write :timed-out
 //! ```
 //!
 //! Process, type, `:f` (`:read`, `:write`, `:cas`) and value (EDN: `nil`, an integer,

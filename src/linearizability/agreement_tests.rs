@@ -142,10 +142,8 @@ fn random_history(rng: &mut ChaCha8Rng) -> (Vec<Ev>, Vec<crate::history::Commit>
         ops[i].5 = 100 + n as i64;
         commits.push(commit(key, base + n as i64 + 1, 100 + n as i64));
     }
-    let mut next = 500;
-    for o in ops.iter_mut().filter(|o| o.4 && o.5 == 0) {
+    for (next, o) in (500..).zip(ops.iter_mut().filter(|o| o.4 && o.5 == 0)) {
         o.5 = next; // a write that took no effect
-        next += 1;
     }
     let value_at = |t: u64, ops: &[(u64, u64, u64, i64, bool, i64, EventType)]| {
         let n = effective

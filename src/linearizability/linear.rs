@@ -64,9 +64,9 @@ pub fn check_key(kd: &KeyData) -> KeyVerdict {
     let mut hi = vec![(POS, Src::None); n];
     let mut writer = vec![NO_IDX; n];
     let mut first_bad: Option<LinearViolation> = None;
-    for p in 1..n {
-        if kd.versions[p - 1].initial {
-            hi[p] = (NEG, Src::Initial);
+    for (h, v) in hi.iter_mut().skip(1).zip(&kd.versions) {
+        if v.initial {
+            *h = (NEG, Src::Initial);
         }
     }
     for (i, op) in kd.ops.iter().enumerate() {

@@ -38,8 +38,8 @@ pub mod history;
 pub mod linear;
 pub mod memo;
 pub mod model;
-// pub mod page;
-// pub mod picture;
+pub mod page;
+pub mod picture;
 pub mod search;
 pub mod verdict;
 

@@ -69,3 +69,57 @@ fn a_real_run_exports_to_edn_that_round_trips_with_the_same_verdict() {
         assert!(ops > 1000, "{strategy}: {ops} operations");
     }
 }
+
+/// The picture of a violation, in a real Chromium: the run's report gets a linearizability
+/// section with the picture, and `report FILE` on a foreign history a page of its own.
+#[test]
+fn the_violation_is_drawn_in_the_report_and_for_a_foreign_history() {
+    let inv = run_workload(SLOW_FILL, &["-q", "--strategy", "db-then-delete"]);
+    assert!(inv.code == 0 || inv.code == 1, "{}", inv.stderr);
+    let dir = inv.strategy_dir("db-then-delete");
+    let page = inv.tmp.path().join("report.html");
+    let (code, _, err) = cachecheck(
+        &[
+            "report",
+            dir.to_str().unwrap(),
+            "-o",
+            page.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("<h3>Linearizability</h3>") && !html.contains("<script"),
+        "no section"
+    );
+    let js = "JSON.stringify([document.querySelectorAll('svg.lin').length, document.querySelectorAll('svg.lin rect.lin-stuck').length, document.querySelectorAll('svg.lin rect.lin-witness').length, document.body.innerText.includes('cannot be placed in the commit order')])";
+    let loaded = super::browser::load(&page, js, 1000, 1600);
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    let v: Vec<serde_json::Value> = serde_json::from_str(loaded.value.as_str().unwrap()).unwrap();
+    assert!(v[0].as_u64().unwrap() >= 1, "{v:?}");
+    assert!(
+        v[1].as_u64().unwrap() >= 1 && v[2].as_u64().unwrap() >= 1,
+        "{v:?}"
+    );
+    assert_eq!(v[3], true);
+
+    let bad = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/knossos/cas-register/bad/rethink-fail-minimal.edn");
+    let out = inv.tmp.path().join("foreign.html");
+    let (code, stdout, err) = cachecheck(
+        &["report", bad.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("report: "), "{stdout}");
+    let js = "JSON.stringify([document.querySelectorAll('svg.lin rect.lin-prefix').length, [...document.querySelectorAll('svg.lin g')].filter(g => g.querySelector('rect.lin-stuck')).map(g => g.textContent)])";
+    let loaded = super::browser::load(&out, js, 1000, 800);
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    let v: Vec<serde_json::Value> = serde_json::from_str(loaded.value.as_str().unwrap()).unwrap();
+    // write(0) then write(4) linearize; the concurrent read of 3 cannot be placed.
+    assert_eq!(v[0], 2, "{v:?}");
+    assert!(v[1][0].as_str().unwrap().contains("read() -> 3"), "{v:?}");
+    let (ink, colours) = super::browser::ink(&loaded.png);
+    assert!(ink > 0.02 && colours > 8, "ink {ink}, {colours} colours");
+}
