@@ -65,6 +65,28 @@ pub enum BenchCommand {
     /// Run a read-heavy workload with history recording on and off, and redis-benchmark GET
     /// against the same Redis: throughputs and ratios.
     Harness(BenchHarnessArgs),
+    /// Time the linearizability search on the published data sets (Porcupine's, Knossos') and
+    /// the linear path on a large synthetic history (and on result directories).
+    Linearizability(BenchLinArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchLinArgs {
+    /// The directory holding porcupine/ and knossos/ data ("" to skip the data sets).
+    #[arg(long, value_name = "DIR", default_value = "tests/fixtures")]
+    pub data: PathBuf,
+    /// Operations of the synthetic history for the linear path (0 to skip).
+    #[arg(long, value_name = "N", default_value_t = 10_000_000)]
+    pub ops: u64,
+    /// Rounds per data set (the median is reported).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub rounds: u32,
+    /// Also the linear path's verdicts on these run or strategy directories (repeatable).
+    #[arg(long = "results", value_name = "DIR")]
+    pub results: Vec<PathBuf>,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -331,6 +353,15 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 duration_s: a.duration,
                 requests: a.requests,
                 rounds: a.rounds,
+                json: a.json,
+            })
+        }
+        Command::Bench(BenchCommand::Linearizability(a)) => {
+            crate::bench::linearizability::run(&crate::bench::linearizability::LinBench {
+                data: a.data,
+                ops: a.ops,
+                rounds: a.rounds,
+                results: a.results,
                 json: a.json,
             })
         }

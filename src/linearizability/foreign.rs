@@ -102,24 +102,31 @@ pub fn check_history(h: &History, opts: &Options) -> Result<ForeignVerdict, Stri
     }
     .min(order.len())
     .max(1);
+    // Threads cost more than small histories take.
+    let threads = if h.operations() < 1000 { 1 } else { threads };
     let next = AtomicUsize::new(0);
     // Once a key is not linearizable neither is the history: the keys still searching stop
     // (as Porcupine's checker cancels its other partitions) and say so.
     let stop = AtomicBool::new(false);
     let results: Mutex<Vec<Option<ForeignKey>>> = Mutex::new(vec![None; h.keys.len()]);
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| loop {
-                let j = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&i) = order.get(j) else { break };
-                let r = check_key(&h.keys[i], opts, Some(&stop));
-                if r.verdict == Verdict::Invalid {
-                    stop.store(true, Ordering::Relaxed);
-                }
-                results.lock().expect("no worker panics holding the lock")[i] = Some(r);
-            });
+    let work = || loop {
+        let j = next.fetch_add(1, Ordering::Relaxed);
+        let Some(&i) = order.get(j) else { break };
+        let r = check_key(&h.keys[i], opts, Some(&stop));
+        if r.verdict == Verdict::Invalid {
+            stop.store(true, Ordering::Relaxed);
         }
-    });
+        results.lock().expect("no worker panics holding the lock")[i] = Some(r);
+    };
+    if threads == 1 {
+        work();
+    } else {
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(work);
+            }
+        });
+    }
     let keys: Vec<ForeignKey> = results
         .into_inner()
         .expect("workers are done")
