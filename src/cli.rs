@@ -72,9 +72,12 @@ pub enum BenchCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct BenchLinArgs {
-    /// The directory holding porcupine/ and knossos/ data ("" to skip the data sets).
+    /// The directory holding porcupine/ and knossos/ data.
     #[arg(long, value_name = "DIR", default_value = "tests/fixtures")]
     pub data: PathBuf,
+    /// Skip the data sets (only the linear path).
+    #[arg(long)]
+    pub no_data: bool,
     /// Operations of the synthetic history for the linear path (0 to skip).
     #[arg(long, value_name = "N", default_value_t = 10_000_000)]
     pub ops: u64,
@@ -358,7 +361,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Bench(BenchCommand::Linearizability(a)) => {
             crate::bench::linearizability::run(&crate::bench::linearizability::LinBench {
-                data: a.data,
+                data: (!a.no_data).then_some(a.data),
                 ops: a.ops,
                 rounds: a.rounds,
                 results: a.results,

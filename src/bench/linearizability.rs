@@ -1,4 +1,4 @@
-//! `cachecheck bench linearizability [--data DIR] [--ops N] [--rounds R] [--results DIR]...`:
+//! `cachecheck bench linearizability [--data DIR | --no-data] [--ops N] [--rounds R] [--results DIR]...`:
 //! how fast linearizability is decided.
 //!
 //! * The search, on the published data sets under `--data` (default `tests/fixtures`:
@@ -30,7 +30,8 @@ use std::time::{Duration, Instant};
 /// Options of `bench linearizability`.
 #[derive(Debug, Clone)]
 pub struct LinBench {
-    pub data: PathBuf,
+    /// `None`: skip the data sets.
+    pub data: Option<PathBuf>,
     pub ops: u64,
     pub rounds: u32,
     pub results: Vec<PathBuf>,
@@ -61,6 +62,9 @@ pub struct Linear {
     pub load_s: f64,
     pub check_s: f64,
     pub events_per_s: f64,
+    /// Reference, same files, same run: the whole cachecheck check (every other property,
+    /// reading the files included).
+    pub checker_s: f64,
     pub valid: u64,
     pub invalid: u64,
     pub unknown: u64,
@@ -83,8 +87,8 @@ pub fn run(b: &LinBench) -> Result<u8> {
         data_sets: Vec::new(),
         linear: Vec::new(),
     };
-    if !b.data.as_os_str().is_empty() {
-        for (name, files, format, model) in data_sets(&b.data)? {
+    if let Some(data) = &b.data {
+        for (name, files, format, model) in data_sets(data)? {
             fig.data_sets
                 .push(bench_set(&name, &files, format, model, b.rounds)?);
         }
@@ -204,14 +208,21 @@ fn bench_linear(name: &str, dir: &Path) -> Result<Linear> {
     let check_s = t1.elapsed().as_secs_f64();
     let ops: u64 = run.key_data().iter().map(|k| k.ops.len() as u64).sum();
     let events = 2 * ops;
+    let keys = run.key_data().len();
+    drop(run);
+    let t2 = Instant::now();
+    let opts = crate::checker::CheckOptions::default();
+    crate::checker::check_dir(dir, &opts)?;
+    let checker_s = t2.elapsed().as_secs_f64();
     Ok(Linear {
         name: name.to_string(),
         ops,
         events,
-        keys: run.key_data().len(),
+        keys,
         load_s,
         check_s,
         events_per_s: events as f64 / check_s.max(1e-9),
+        checker_s,
         valid: v.valid,
         invalid: v.invalid,
         unknown: v.unknown,
@@ -241,13 +252,14 @@ fn text(f: &Figures) -> String {
         for l in &f.linear {
             let _ = writeln!(
                 s,
-                "{}: {} ops, {} keys: load {:.3} s, check {:.3} s = {} events/s; keys {} valid, {} invalid, {} unknown ({})",
+                "{}: {} ops, {} keys: load {:.3} s, check {:.3} s = {} events/s (the whole cachecheck check of the same files: {:.3} s); keys {} valid, {} invalid, {} unknown ({})",
                 l.name,
                 l.ops,
                 l.keys,
                 l.load_s,
                 l.check_s,
                 super::si(l.events_per_s),
+                l.checker_s,
                 l.valid,
                 l.invalid,
                 l.unknown,
