@@ -5,13 +5,13 @@
 
 use super::history::{Input, Operation, Output, Value, OPEN};
 use super::linear::check_key;
-use super::linear_tests::{commit, initial, run_of, Ev};
+use super::linear_tests::{commit, initial, run_of};
 use super::model::Spec;
 use super::search::{search, Budget, Found};
 use crate::checker::ops::Outcome;
 use crate::checker::truth::{KeyData, NO_IDX, POS_NONE};
 use crate::checker::Verdict;
-use crate::history::EventType;
+use crate::history::{Event, EventType, Source};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -40,17 +40,7 @@ impl Spec for VersionedRegister {
 }
 
 fn sop(call: u64, ret: u64, input: Input, output: Output) -> Operation {
-    Operation {
-        process: 0,
-        call,
-        ret,
-        call_ns: None,
-        ret_ns: None,
-        input,
-        output,
-        call_line: 0,
-        ret_line: 0,
-    }
+    Operation::new(0, call, ret, input, output)
 }
 
 /// The search's verdict on a key, with the commit order built into the model.
@@ -105,7 +95,7 @@ fn search_verdict(kd: &KeyData) -> Verdict {
 /// One random history: each client runs a few operations back to back; every operation gets a
 /// point inside its interval, writes commit in the order of their points and reads return the
 /// version at theirs; then, sometimes, a read's result or two commits are swapped.
-fn random_history(rng: &mut ChaCha8Rng) -> (Vec<Ev>, Vec<crate::history::Commit>) {
+fn random_history(rng: &mut ChaCha8Rng) -> (Vec<Event>, Vec<crate::history::Commit>) {
     let key = 7;
     let with_initial = rng.gen_bool(0.7);
     let mut ops = Vec::new(); // (inv, cmp, point, process, write, value, outcome)
@@ -174,7 +164,18 @@ fn random_history(rng: &mut ChaCha8Rng) -> (Vec<Ev>, Vec<crate::history::Commit>
         commits[i].value = b;
         commits[i + 1].value = a;
     }
-    let mut events: Vec<(u64, u8, Ev)> = Vec::new();
+    let ev = |t: u64, p: i64, kind: EventType, f: &str, v: Option<i64>| Event {
+        time: t * 1_000_000,
+        process: p,
+        kind,
+        f: f.into(),
+        key: Some(key),
+        value: v,
+        source: (f == "read" && kind == EventType::Ok).then_some(Source::Cache),
+        error: None,
+        detail: None,
+    };
+    let mut events: Vec<(u64, u8, i64, Event)> = Vec::new();
     let mut r = 0;
     for o in &ops {
         let (inv, cmp, _, p, write, v, outcome) = *o;
@@ -183,17 +184,17 @@ fn random_history(rng: &mut ChaCha8Rng) -> (Vec<Ev>, Vec<crate::history::Commit>
         } else {
             ("read", None)
         };
-        events.push((inv, 1, (inv, p, EventType::Invoke, f, key, iv)));
+        events.push((inv, 1, p, ev(inv, p, EventType::Invoke, f, iv)));
         let cv = if write {
             Some(v)
         } else {
             r += 1;
             read_values[r - 1]
         };
-        events.push((cmp, 0, (cmp, p, outcome, f, key, cv)));
+        events.push((cmp, 0, p, ev(cmp, p, outcome, f, cv)));
     }
-    events.sort_by_key(|e| (e.0, e.1, e.2 .1));
-    (events.into_iter().map(|e| e.2).collect(), commits)
+    events.sort_by_key(|e| (e.0, e.1, e.2));
+    (events.into_iter().map(|e| e.3).collect(), commits)
 }
 
 #[test]

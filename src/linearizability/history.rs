@@ -99,6 +99,21 @@ pub struct Operation {
 }
 
 impl Operation {
+    /// An operation over `[call, ret]` with no times or lines.
+    pub fn new(process: i64, call: u64, ret: u64, input: Input, output: Output) -> Self {
+        Operation {
+            process,
+            call,
+            ret,
+            call_ns: None,
+            ret_ns: None,
+            input,
+            output,
+            call_line: 0,
+            ret_line: 0,
+        }
+    }
+
     pub fn is_open(&self) -> bool {
         self.ret == OPEN
     }
@@ -230,15 +245,9 @@ impl Builder {
         let call = self.next_pos();
         let ops = &mut self.keys[key].ops;
         ops.push(Operation {
-            process,
-            call,
-            ret: OPEN,
             call_ns: ns,
-            ret_ns: None,
-            input,
-            output: Output::Unknown,
             call_line: line,
-            ret_line: 0,
+            ..Operation::new(process, call, OPEN, input, Output::Unknown)
         });
         let idx = ops.len() - 1;
         self.open.insert(process, (key, idx));

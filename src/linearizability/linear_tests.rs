@@ -4,66 +4,29 @@
 use super::linear::check_run;
 use super::verdict::RunVerdict;
 use crate::checker::ops::{Builder, EventView, Run};
+pub use crate::checker::testkit::{commit, fail_w, info_w, initial, inv_r, inv_w, ok_r, ok_w};
 use crate::checker::Verdict;
-use crate::history::{Commit, EventType, Source};
-
-/// (time ms, process, type, f, key, value)
-pub type Ev = (u64, i64, EventType, &'static str, i64, Option<i64>);
-
-pub fn inv_w(t: u64, p: i64, k: i64, v: i64) -> Ev {
-    (t, p, EventType::Invoke, "write", k, Some(v))
-}
-pub fn ok_w(t: u64, p: i64, k: i64, v: i64) -> Ev {
-    (t, p, EventType::Ok, "write", k, Some(v))
-}
-pub fn info_w(t: u64, p: i64, k: i64, v: i64) -> Ev {
-    (t, p, EventType::Info, "write", k, Some(v))
-}
-pub fn fail_w(t: u64, p: i64, k: i64, v: i64) -> Ev {
-    (t, p, EventType::Fail, "write", k, Some(v))
-}
-pub fn inv_r(t: u64, p: i64, k: i64) -> Ev {
-    (t, p, EventType::Invoke, "read", k, None)
-}
-pub fn ok_r(t: u64, p: i64, k: i64, v: Option<i64>) -> Ev {
-    (t, p, EventType::Ok, "read", k, v)
-}
-pub fn initial(k: i64, version: i64, value: i64) -> Commit {
-    Commit {
-        key: k,
-        version,
-        value,
-        initial: true,
-    }
-}
-pub fn commit(k: i64, version: i64, value: i64) -> Commit {
-    Commit {
-        key: k,
-        version,
-        value,
-        initial: false,
-    }
-}
+use crate::history::{Commit, Event};
 
 /// The paired run of a hand-built history.
-pub fn run_of(h: &[Ev], commits: &[Commit]) -> Run {
+pub fn run_of(h: &[Event], commits: &[Commit]) -> Run {
     let mut b = Builder::new(commits);
-    for (i, &(t, p, kind, f, k, v)) in h.iter().enumerate() {
+    for (i, e) in h.iter().enumerate() {
         let ev = EventView {
-            time: t * 1_000_000,
-            process: p,
-            kind,
-            f,
-            key: Some(k),
-            value: v,
-            source: (f == "read" && kind == EventType::Ok).then_some(Source::Cache),
+            time: e.time,
+            process: e.process,
+            kind: e.kind,
+            f: &e.f,
+            key: e.key,
+            value: e.value,
+            source: e.source,
         };
         b.event(i, ev).unwrap();
     }
     b.finish(None)
 }
 
-fn check(h: &[Ev], commits: &[Commit]) -> RunVerdict {
+fn check(h: &[Event], commits: &[Commit]) -> RunVerdict {
     check_run(&run_of(h, commits))
 }
 
@@ -99,12 +62,7 @@ fn two_reads_in_real_time_order_seeing_versions_in_the_opposite_order() {
         v.explanation,
         "read (cache hit) completed at 0.020 s returning v2 (value 42), so v2 (value 42) took effect by then; but read (cache hit) invoked at 0.030 s still returned v1 (value 7), so v2 (value 42) took effect after that: no order of the commits fits (v2 (value 42)'s write was in flight from 0.005 s, until 0.050 s)"
     );
-    let stale = crate::checker::check_events(
-        &super::linear_tests::events(&h),
-        &commits,
-        &[],
-        &Default::default(),
-    );
+    let stale = crate::checker::testkit::check(&h, &commits);
     assert_eq!(
         stale.anomalies.stale_reads, 0,
         "the stale-read rule misses it"
@@ -202,8 +160,8 @@ fn a_stale_read_is_not_linearizable_but_one_at_the_acknowledgement_is() {
     ];
     assert_eq!(check(&at, &commits).verdict, Verdict::Valid);
     let mut after = at;
-    after[2].0 = 21;
-    after[3].0 = 22;
+    after[2].time = 21_000_000;
+    after[3].time = 22_000_000;
     let r = check(&after, &commits);
     assert_eq!(r.verdict, Verdict::Invalid);
     assert_eq!(
@@ -328,21 +286,4 @@ fn keys_are_judged_apart_and_the_anomalies_name_their_key() {
         (a.len(), a[0].key, a[0].kind.as_str()),
         (1, 7, "linearizable")
     );
-}
-
-/// The hand-built history as cachecheck events (for the other checkers).
-pub fn events(h: &[Ev]) -> Vec<crate::history::Event> {
-    h.iter()
-        .map(|&(t, p, kind, f, k, v)| crate::history::Event {
-            time: t * 1_000_000,
-            process: p,
-            kind,
-            f: f.into(),
-            key: Some(k),
-            value: v,
-            source: (f == "read" && kind == EventType::Ok).then_some(Source::Cache),
-            error: None,
-            detail: None,
-        })
-        .collect()
 }

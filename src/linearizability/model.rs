@@ -192,17 +192,7 @@ mod tests {
     use crate::linearizability::history::OPEN;
 
     fn op(input: Input, output: Output) -> Operation {
-        Operation {
-            process: 0,
-            call: 1,
-            ret: OPEN,
-            call_ns: None,
-            ret_ns: None,
-            input,
-            output,
-            call_line: 0,
-            ret_line: 0,
-        }
+        Operation::new(0, 1, OPEN, input, output)
     }
 
     #[test]

@@ -257,17 +257,7 @@ mod tests {
 
     /// An op on process `p` over `[call, ret]` (`ret` [`OPEN`]: info).
     fn op(p: i64, call: u64, ret: u64, input: Input, output: Output) -> Operation {
-        Operation {
-            process: p,
-            call,
-            ret,
-            call_ns: None,
-            ret_ns: None,
-            input,
-            output,
-            call_line: 0,
-            ret_line: 0,
-        }
+        Operation::new(p, call, ret, input, output)
     }
 
     fn run(kind: ModelKind, k: &KeyHistory, ops: &[Operation]) -> Found {
