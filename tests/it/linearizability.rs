@@ -123,3 +123,64 @@ fn the_violation_is_drawn_in_the_report_and_for_a_foreign_history() {
     let (ink, colours) = super::browser::ink(&loaded.png);
     assert!(ink > 0.02 && colours > 8, "ink {ink}, {colours} colours");
 }
+
+/// `bench linearizability` times every data set with its published verdicts, and the linear
+/// path on a synthetic history whose injected anomalies make keys invalid.
+#[test]
+fn bench_linearizability_reports_every_data_set_and_the_linear_path() {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let (code, out, err) = cachecheck(
+        &[
+            "bench",
+            "linearizability",
+            "--data",
+            data.to_str().unwrap(),
+            "--ops",
+            "20000",
+            "--rounds",
+            "1",
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let sets = v["data_sets"].as_array().unwrap();
+    let set = |prefix: &str| {
+        sets.iter()
+            .find(|s| s["name"].as_str().unwrap().starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix}: {v}"))
+    };
+    let etcd = set("porcupine etcd");
+    assert_eq!(
+        (
+            etcd["files"].as_u64(),
+            etcd["valid"].as_u64(),
+            etcd["invalid"].as_u64()
+        ),
+        (Some(102), Some(23), Some(79))
+    );
+    assert_eq!(set("knossos cas-register good")["valid"], 113);
+    assert_eq!(set("knossos cas-register bad")["invalid"], 7);
+    assert_eq!(set("porcupine kv c50-bad")["invalid"], 1);
+    let lin = &v["linear"][0];
+    assert!(lin["ops"].as_u64().unwrap() >= 20000, "{lin}"); // the last round is completed
+    assert!(
+        lin["invalid"].as_u64().unwrap() > 0 && lin["valid"].as_u64().unwrap() > 0,
+        "{lin}"
+    );
+    assert!(lin["events_per_s"].as_f64().unwrap() > 0.0);
+    let (code, _, err) = cachecheck(
+        &[
+            "bench",
+            "linearizability",
+            "--data",
+            "/nonexistent",
+            "--ops",
+            "0",
+        ],
+        None,
+    );
+    assert_eq!(code, 2);
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
