@@ -42,6 +42,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Write one self-contained HTML report (charts, anomaly timelines) of a result directory.
     Report(ReportArgs),
+    /// Write a result's history as a Jepsen EDN history (for Knossos, or check --format edn).
+    Export(ExportArgs),
     /// Measure the read path a double delete must outwait, recommend a delay, prove it by a sweep.
     TuneDelay(TuneArgs),
     /// Serve Toxiproxy's REST API and proxies (the built-in fault proxy).
@@ -59,6 +61,31 @@ pub enum BenchCommand {
     /// Run a read-heavy workload with history recording on and off, and redis-benchmark GET
     /// against the same Redis: throughputs and ratios.
     Harness(BenchHarnessArgs),
+    /// Time the linearizability search on the published data sets (Porcupine's, Knossos') and
+    /// the linear path on a large synthetic history (and on result directories).
+    Linearizability(BenchLinArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchLinArgs {
+    /// The directory holding porcupine/ and knossos/ data.
+    #[arg(long, value_name = "DIR", default_value = "tests/fixtures")]
+    pub data: PathBuf,
+    /// Skip the data sets (only the linear path).
+    #[arg(long)]
+    pub no_data: bool,
+    /// Operations of the synthetic history for the linear path (0 to skip).
+    #[arg(long, value_name = "N", default_value_t = 10_000_000)]
+    pub ops: u64,
+    /// Rounds per data set (the median is reported).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub rounds: u32,
+    /// Also the linear path's verdicts on these run or strategy directories (repeatable).
+    #[arg(long = "results", value_name = "DIR")]
+    pub results: Vec<PathBuf>,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -111,11 +138,28 @@ pub struct CompareArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// A run directory or a strategy directory.
+    /// A run directory or a strategy directory, or a foreign history file.
     #[arg(value_name = "RESULT")]
     pub result: PathBuf,
-    /// Where to write the HTML (default: RESULT/report.html).
+    /// Where to write the HTML (default: RESULT/report.html; FILE.html for a history file).
     #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// A foreign history file (Jepsen EDN, Porcupine's formats) instead of a result directory.
+    #[command(flatten)]
+    pub foreign: crate::foreign_cmd::ForeignArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// A strategy directory or a run directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "edn")]
+    pub format: crate::export_cmd::ExportFormat,
+    /// Where to write (default: DIR's history.edn per strategy; `-`: standard output; for a run
+    /// directory, a directory for one STRATEGY.edn each).
+    #[arg(long, short, value_name = "PATH")]
     pub output: Option<PathBuf>,
 }
 
@@ -227,7 +271,8 @@ pub struct RunArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// A strategy directory (history.jsonl, commits.jsonl, final.jsonl) or a run directory.
+    /// A strategy directory (history.jsonl, commits.jsonl, final.jsonl) or a run directory;
+    /// or a foreign history file (see --format).
     pub dir: PathBuf,
     /// Print the summary as JSON on stdout instead of the table.
     #[arg(long)]
@@ -241,6 +286,9 @@ pub struct CheckArgs {
     /// Also write the expectations as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// A foreign history (Jepsen EDN, Porcupine's formats) instead of a result directory.
+    #[command(flatten)]
+    pub foreign: crate::foreign_cmd::ForeignArgs,
 }
 
 /// Parses arguments and runs the command. Errors print as one line with exit code 2.
@@ -276,9 +324,13 @@ fn init_tracing() {
 fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(a) => cmd_run(a),
-        Command::Check(a) => check_cmd::run(&a.dir, a.json, a.write, &a.expect, a.junit.as_deref()),
+        Command::Check(a) => match crate::foreign_cmd::check(&a)? {
+            Some(code) => Ok(code),
+            None => check_cmd::run(&a.dir, a.json, a.write, &a.expect, a.junit.as_deref()),
+        },
         Command::Compare(a) => compare::run(&a.results, a.format),
-        Command::Report(a) => report::run(&a.result, a.output.as_deref()),
+        Command::Report(a) => report::run_with(&a.result, a.output.as_deref(), &a.foreign),
+        Command::Export(a) => crate::export_cmd::run(&a.dir, a.format, a.output.as_deref()),
         Command::TuneDelay(a) => cmd_tune(a),
         Command::Timeline(a) => crate::throughput::run(&a.dir, a.every, a.json),
         Command::ProxyServer(a) => {
@@ -300,6 +352,15 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 duration_s: a.duration,
                 requests: a.requests,
                 rounds: a.rounds,
+                json: a.json,
+            })
+        }
+        Command::Bench(BenchCommand::Linearizability(a)) => {
+            crate::bench::linearizability::run(&crate::bench::linearizability::LinBench {
+                data: (!a.no_data).then_some(a.data),
+                ops: a.ops,
+                rounds: a.rounds,
+                results: a.results,
                 json: a.json,
             })
         }

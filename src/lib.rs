@@ -26,10 +26,14 @@
 //!   consumer that invalidates cache keys (Canal-like), for `binlog-delete`.
 //! * [`history`]: the event model, the recorder that streams it to disk, the file readers.
 //! * [`checker`]: pure functions over a run directory's files, one per property, registered
-//!   by name ([`checker::registry`]); verdicts, anomalies and their evidence.
+//!   by name ([`checker::registry`]); verdicts, anomalies and their evidence;
+//!   [`linearizability`]: linearizability per key (the linear-time decision for cachecheck's
+//!   histories, the Wing–Gong/Lowe search for foreign ones, the picture of a violation).
+//! * [`formats`]: foreign histories in (Jepsen EDN, Porcupine's formats) and out (EDN).
 //! * [`expect`]: expectations over summary.json; [`summary`]: summary.json; [`recheck`]: a
 //!   strategy directory re-checked from its files; [`results`]: result directories.
-//! * The commands over results: [`check_cmd`] (`check`), [`output`] (the terminal table),
+//! * The commands over results: [`check_cmd`] (`check`; [`foreign_cmd`] on a foreign
+//!   history), [`export_cmd`] (`export`), [`output`] (the terminal table),
 //!   [`junit`] (JUnit XML), [`compare`], [`report`] (one self-contained HTML page),
 //!   [`throughput`] (`timeline`: a run's course over time), [`tune`] (`tune-delay`), [`bench`]
 //!   (`bench checker|harness`), [`proxy_server`] (the built-in fault proxy speaking
@@ -48,11 +52,15 @@ pub mod conn;
 pub mod driver;
 pub mod exit;
 pub mod expect;
+pub mod export_cmd;
+pub mod foreign_cmd;
+pub mod formats;
 pub mod generator;
 pub mod history;
 pub mod infra;
 pub mod injected;
 pub mod junit;
+pub mod linearizability;
 pub mod nemesis;
 pub mod output;
 pub mod progress;

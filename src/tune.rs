@@ -239,10 +239,11 @@ pub fn sweep_name(point: &str, ms: u64) -> String {
 }
 
 /// The properties that reads before an asynchronous second delete break by definition.
-static DELAYED_READS: [&Checker; 3] = [
+static DELAYED_READS: [&Checker; 4] = [
     &stale::CHECKER,
     &monotonic::CHECKER,
     &read_your_writes::CHECKER,
+    &crate::checker::properties::linearizable::CHECKER,
 ];
 
 /// Whether a sweep point is clean (see the module doc).

@@ -4,13 +4,16 @@
 //! * [`checker`]: `bench checker`, generates a history, checks it from the files, asserts the
 //!   counts, reports events/s, wall time and peak resident memory per operation;
 //! * [`harness`]: `bench harness`, one read-heavy workload with history recording on and off,
-//!   and `redis-benchmark` against the same Redis.
+//!   and `redis-benchmark` against the same Redis;
+//! * [`linearizability`]: `bench linearizability`, the search on published data sets and the
+//!   linear path on large histories.
 //!
 //! Benchmarks report; they judge only correctness (the counts). The figures measured on this
 //! project's machine are in docs/performance.md.
 
 pub mod checker;
 pub mod harness;
+pub mod linearizability;
 pub mod sim;
 
 /// Peak resident memory of this process so far, in bytes (`getrusage`).

@@ -23,7 +23,8 @@ svg .lane{fill:#f6f6f6}svg .bar{fill:#5c6bc0}
 svg .op{stroke:#607d8b;stroke-width:1}svg .read{fill:#cfe3f7}svg .write{fill:#fde2c4}
 svg .failed{fill:#e0e0e0;stroke-dasharray:2 2}svg .unknown{fill:#fff9c4;stroke-dasharray:4 2}
 svg .anomalous{fill:#f8c9c9;stroke:#c62828;stroke-width:2.5}svg .superseding{fill:#c8e6c9;stroke:#2e7d32;stroke-width:2.5}
-.legend span{display:inline-block;margin-right:14px}.sw{display:inline-block;width:14px;height:10px;border:1px solid #888;margin-right:4px;vertical-align:middle}
+.legend span{display:inline-block;margin-right:14px}
+{LIN_CSS}.sw{display:inline-block;width:14px;height:10px;border:1px solid #888;margin-right:4px;vertical-align:middle}
 "#;
 
 /// The whole page for `pages` of `result`; `errors` are strategies that could not be read.
@@ -34,8 +35,9 @@ pub fn page(result: &Path, pages: &[StrategyPage], errors: &[String]) -> String 
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>cachecheck report: {}</title><style>{CSS}</style></head><body>\n",
-        esc(&first.workload)
+         <title>cachecheck report: {}</title><style>{}</style></head><body>\n",
+        esc(&first.workload),
+        CSS.replace("{LIN_CSS}", crate::linearizability::picture::CSS)
     );
     let _ = writeln!(
         h,
@@ -247,6 +249,9 @@ fn strategy_section(h: &mut String, p: &StrategyPage) {
             "<p class=\"muted\">{} more examples not drawn (summary.json lists them).</p>",
             p.not_drawn
         );
+    }
+    if let Some(lin) = &p.linearizability {
+        h.push_str(lin);
     }
     if !c.divergent.is_empty() {
         h.push_str("<h3>Divergent keys</h3><table><tr><th>key</th><th>db</th><th>cache</th><th>TTL repairs</th></tr>");

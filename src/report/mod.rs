@@ -35,6 +35,8 @@ pub struct StrategyPage {
     /// The anomalies drawn (a timeline each, same order as `scan.windows`).
     pub drawn: Vec<Anomaly>,
     pub not_drawn: usize,
+    /// The linearizability section (verdict, pictures of violations), if the files read.
+    pub linearizability: Option<String>,
 }
 
 /// Fault intervals from summary.json's `faults`.
@@ -87,12 +89,29 @@ pub fn load_strategy(dir: &Path) -> Result<StrategyPage> {
         shades,
         drawn,
         not_drawn,
+        linearizability: crate::linearizability::page::run_section(dir),
     })
 }
 
 /// Runs `cachecheck report`: writes the page, prints its path. A strategy that cannot be read
 /// is a one-line error (exit 2); the page still shows the others.
 pub fn run(result: &Path, out: Option<&Path>) -> Result<u8> {
+    run_with(result, out, &Default::default())
+}
+
+/// [`run`], or for a foreign history file (Jepsen EDN, Porcupine's formats) its own page.
+pub fn run_with(
+    result: &Path,
+    out: Option<&Path>,
+    foreign: &crate::foreign_cmd::ForeignArgs,
+) -> Result<u8> {
+    if result.is_file()
+        || foreign
+            .format
+            .is_some_and(|f| f != crate::formats::Format::Cachecheck)
+    {
+        return crate::linearizability::page::report_file(result, out, foreign);
+    }
     let dirs = strategy_dirs(result)?;
     let mut pages = Vec::new();
     let mut errors = Vec::new();

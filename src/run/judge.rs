@@ -47,6 +47,7 @@ pub(super) fn judge(
         seed: cfg.seed,
         started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         infra: cfg.infra.kind_name().into(),
+        proxy: cx.proxy.as_ref().map(|p| p.identity.clone()),
         settings: cfg.settings_json(s, p.ttl_ms),
         faults: d
             .faults

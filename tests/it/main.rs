@@ -8,6 +8,7 @@ mod docker;
 mod external;
 mod faults;
 mod foundation;
+mod linearizability;
 mod proxy;
 mod races;
 mod reliability;

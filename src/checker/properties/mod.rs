@@ -7,6 +7,7 @@
 pub mod dirty;
 pub mod divergence;
 pub mod impossible;
+pub mod linearizable;
 pub mod lost;
 pub mod monotonic;
 pub mod read_your_writes;
@@ -27,4 +28,5 @@ pub static CHECKERS: &[&Checker] = &[
     &monotonic::CHECKER,
     &read_your_writes::CHECKER,
     &impossible::CHECKER,
+    &linearizable::CHECKER,
 ];

@@ -1,0 +1,52 @@
+//! **Linearizable** (per key, P-compositionally): every operation can be given a point within
+//! its interval `[invoke, completion]` so that the points, in order, are a legal run of a
+//! register; an `info` operation may take effect any time after its invoke, or never.
+//!
+//! On cachecheck's histories the commit log gives each key's version order, so this is
+//! decided without search in time linear in the history ([`crate::linearizability::linear`]).
+//! It catches what the stale-read rule cannot: two reads in real-time order that observe
+//! versions in the opposite order while the newer write was still in flight. The count is the
+//! number of keys that are not linearizable, each with the evidence of its first violation; a
+//! key that cannot be judged (no `ok` operation, a value written twice) is left out, with a
+//! warning.
+
+use crate::checker::findings::Findings;
+use crate::checker::property::Checker;
+use crate::checker::{Input, Verdict};
+use crate::linearizability::check_run;
+
+pub static CHECKER: Checker = Checker {
+    name: crate::linearizability::PROPERTY,
+    verdict: true,
+    label: "non-linearizable keys",
+    column: None,
+    shorthand: Some("linearizable"),
+    alarm: None,
+    figures: &[],
+    check,
+};
+
+pub fn check(input: &Input<'_>) -> Result<Findings, String> {
+    let mut out = Findings::new(input.opts);
+    let r = check_run(input.run);
+    if r.valid + r.invalid > 0 {
+        out.judged();
+    }
+    for a in r.anomalies() {
+        out.flag(a.start_ns, || a.clone());
+    }
+    let unknown: Vec<_> = r
+        .keys
+        .iter()
+        .filter(|k| k.verdict == Verdict::Unknown)
+        .collect();
+    if let Some(first) = unknown.first() {
+        out.warnings.push(format!(
+            "linearizable: {} key(s) could not be judged (first: key {}: {})",
+            unknown.len(),
+            first.key,
+            first.why_unknown.as_deref().unwrap_or("unknown")
+        ));
+    }
+    Ok(out)
+}
