@@ -53,6 +53,9 @@ pub enum Command {
     /// Measure the checker (synthetic history) or the harness (recording on/off, redis-benchmark).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Build, list or remove the local Docker images of --infra docker (no registry needed).
+    #[command(subcommand)]
+    Images(crate::images_cmd::ImagesCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -307,6 +310,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 json: a.json,
             })
         }
+        Command::Images(c) => crate::images_cmd::run(c),
         Command::Strategies => {
             for r in crate::strategy::REGISTRY {
                 println!("{:<22} {}", r.name, r.about);

@@ -28,6 +28,7 @@
 //! * [`report`]: `cachecheck report`, one self-contained HTML page with SVG charts and timelines.
 //! * [`tune`]: `cachecheck tune-delay`, measure the fill window, recommend a delay, sweep.
 //! * [`bench`]: `cachecheck bench checker|harness`, performance of the checker and the harness.
+//! * [`images_cmd`]: `cachecheck images build|list|remove`, the local Docker images.
 //! * [`cli`]: argument parsing and exit codes (0 ok, 1 expectation failed, 2 error).
 pub mod bench;
 pub mod cdc;
@@ -39,6 +40,7 @@ pub mod compare;
 pub mod conn;
 pub mod generator;
 pub mod history;
+pub mod images_cmd;
 pub mod infra;
 pub mod junit;
 pub mod nemesis;
