@@ -249,12 +249,25 @@ pub fn client() -> Result<reqwest::Client> {
         .build()?)
 }
 
-/// GETs `url` whole; `on_bytes` hears of every chunk received.
+/// GETs `url` whole; `on_bytes` hears of every chunk received. A failure names the fix.
 pub async fn get(
     client: &reqwest::Client,
     url: &str,
     on_bytes: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<u8>> {
+    get_raw(client, url, on_bytes).await.map_err(|cause| {
+        anyhow::anyhow!(
+            "cannot fetch {url}: {cause} (fix: check the network, or set CACHECHECK_DEBIAN_MIRROR to a reachable Debian mirror)"
+        )
+    })
+}
+
+/// [`get`], failing with the innermost cause only.
+async fn get_raw(
+    client: &reqwest::Client,
+    url: &str,
+    on_bytes: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<u8>, String> {
     let fetch = async {
         let mut resp = client.get(url).send().await?.error_for_status()?;
         let mut body = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
@@ -264,9 +277,7 @@ pub async fn get(
         }
         anyhow::Ok(body)
     };
-    fetch.await.with_context(|| {
-        format!("cannot fetch {url} (fix: check the network, or set CACHECHECK_DEBIAN_MIRROR to a reachable Debian mirror)")
-    })
+    fetch.await.map_err(|e| e.root_cause().to_string())
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -293,9 +304,9 @@ async fn trusted_release(client: &reqwest::Client, src: &Source) -> Result<Strin
             Some(rest) => format!("https://{rest}"),
             None => url,
         };
-        let body = get(client, &https, &|_| {}).await.map_err(|e| {
+        let body = get_raw(client, &https, &|_| {}).await.map_err(|e| {
             anyhow::anyhow!(
-                "cannot fetch Debian's index securely: gpgv or {KEYRING} is missing here to check its signature, and {e:#} (fix: apt-get install gpgv debian-archive-keyring, or set CACHECHECK_DEBIAN_MIRROR to an https mirror)"
+                "cannot fetch Debian's index securely: gpgv or {KEYRING} is missing here to check its signature, and {https} failed: {e} (fix: apt-get install gpgv debian-archive-keyring, or set CACHECHECK_DEBIAN_MIRROR to an https mirror)"
             )
         })?;
         return Ok(String::from_utf8_lossy(&body).into_owned());

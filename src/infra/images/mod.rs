@@ -59,67 +59,30 @@ impl ImageSpec {
     }
 }
 
+/// What one service runs.
+enum Choice {
+    Image(String),
+    Build(Missing),
+    /// No fault proxy (`none`).
+    Nothing,
+}
+
 /// Chooses every service's image (in the order [`super::docker`] gives) and makes sure the
 /// engine has it, building the local images that are missing. A proxy image of `none` leaves
-/// the proxy out.
+/// the proxy out. The services are looked at together, so that pulls that time out do it at
+/// once.
 pub async fn choose_images(cfg: &InfraConfig) -> Result<BTreeMap<Service, String>> {
     let tag = catalog::tag();
+    let choices = futures_util::future::join_all(IMAGES.iter().map(|s| choose(s, cfg, &tag))).await;
     let mut out = BTreeMap::new();
     let mut to_build: Vec<Missing> = Vec::new();
-    for spec in &IMAGES {
-        let from_cfg = match spec.service {
-            Service::Db => cfg.db_image.clone(),
-            Service::Redis => cfg.redis_image.clone(),
-            Service::Proxy => cfg.proxy_image.clone(),
-        };
-        let given = std::env::var(spec.env)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| (v, format!("${}", spec.env)))
-            .or_else(|| {
-                let field = format!("infra.{}_image", service_name(spec.service));
-                from_cfg.map(|v| (v, field))
-            });
-        match given {
-            Some((v, _)) if spec.service == Service::Proxy && v == "none" => continue,
-            Some((image, source)) => {
-                if image_exists(&image).await {
-                    out.insert(spec.service, image);
-                } else if let Some((local, local_tag)) = Local::of_image(&image) {
-                    to_build.push(Missing {
-                        service: spec.service,
-                        local,
-                        tag: local_tag,
-                        subject: format!("{image} (from {source})"),
-                        reason: "is not in the engine".into(),
-                    });
-                } else {
-                    pull(&image)
-                        .await
-                        .map_err(|e| not_pullable(&image, &format!("from {source}"), spec, &e))?;
-                    out.insert(spec.service, image);
-                }
+    for (spec, choice) in IMAGES.iter().zip(choices) {
+        match choice? {
+            Choice::Image(image) => {
+                out.insert(spec.service, image);
             }
-            None => {
-                if let Some(image) = present_default(spec, &tag).await {
-                    out.insert(spec.service, image);
-                    continue;
-                }
-                match pull(spec.official).await {
-                    Ok(()) => {
-                        out.insert(spec.service, spec.official.to_string());
-                    }
-                    Err(e) => {
-                        to_build.push(Missing {
-                            service: spec.service,
-                            local: default_local(spec)?,
-                            tag: tag.clone(),
-                            subject: spec.official.to_string(),
-                            reason: format!("is not in the engine and cannot be pulled ({e})"),
-                        });
-                    }
-                }
-            }
+            Choice::Build(m) => to_build.push(m),
+            Choice::Nothing => {}
         }
     }
     if !to_build.is_empty() {
@@ -128,6 +91,60 @@ pub async fn choose_images(cfg: &InfraConfig) -> Result<BTreeMap<Service, String
         }
     }
     Ok(out)
+}
+
+async fn choose(spec: &ImageSpec, cfg: &InfraConfig, tag: &str) -> Result<Choice> {
+    let from_cfg = match spec.service {
+        Service::Db => cfg.db_image.clone(),
+        Service::Redis => cfg.redis_image.clone(),
+        Service::Proxy => cfg.proxy_image.clone(),
+    };
+    let given = std::env::var(spec.env)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| (v, format!("${}", spec.env)))
+        .or_else(|| {
+            let field = format!("infra.{}_image", service_name(spec.service));
+            from_cfg.map(|v| (v, field))
+        });
+    match given {
+        Some((v, _)) if spec.service == Service::Proxy && v == "none" => Ok(Choice::Nothing),
+        Some((image, source)) => {
+            if image_exists(&image).await {
+                Ok(Choice::Image(image))
+            } else if let Some((local, local_tag)) = Local::of_image(&image) {
+                Ok(Choice::Build(Missing {
+                    service: spec.service,
+                    local,
+                    tag: local_tag,
+                    subject: format!("{image} (from {source})"),
+                    reason: "is not in the engine".into(),
+                    detail: None,
+                }))
+            } else {
+                pull(&image)
+                    .await
+                    .map_err(|e| not_pullable(&image, &format!("from {source}"), spec, &e))?;
+                Ok(Choice::Image(image))
+            }
+        }
+        None => {
+            if let Some(image) = present_default(spec, tag).await {
+                return Ok(Choice::Image(image));
+            }
+            match pull(spec.official).await {
+                Ok(()) => Ok(Choice::Image(spec.official.to_string())),
+                Err(e) => Ok(Choice::Build(Missing {
+                    service: spec.service,
+                    local: default_local(spec)?,
+                    tag: tag.to_string(),
+                    subject: spec.official.to_string(),
+                    reason: "is not in the engine and cannot be pulled".into(),
+                    detail: Some(e),
+                })),
+            }
+        }
+    }
 }
 
 /// The official image if the engine has it, else a local one it has.
@@ -161,6 +178,8 @@ struct Missing {
     /// What is missing, e.g. `mysql:8`, and why it is not used.
     subject: String,
     reason: String,
+    /// What `docker pull` said.
+    detail: Option<String>,
 }
 
 /// `a, b and c` for a list of names.
@@ -173,24 +192,30 @@ fn and_list(items: &[&str]) -> String {
 }
 
 /// Why the images are built: the missing ones grouped by reason, e.g. `mysql:8, redis:7 and
-/// ghcr.io/shopify/toxiproxy are not in the engine and cannot be pulled (...)`.
+/// ghcr.io/shopify/toxiproxy are not in the engine and cannot be pulled (...)`, with what
+/// the first failed pull said.
 fn why(missing: &[Missing]) -> String {
-    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    // (reason, subjects, the first detail)
+    let mut groups: Vec<(&str, Vec<&str>, Option<&str>)> = Vec::new();
     for m in missing {
-        match groups.iter_mut().find(|(r, _)| *r == m.reason) {
-            Some((_, subjects)) => subjects.push(&m.subject),
-            None => groups.push((&m.reason, vec![&m.subject])),
+        match groups.iter_mut().find(|(r, _, _)| *r == m.reason) {
+            Some((_, subjects, detail)) => {
+                subjects.push(&m.subject);
+                *detail = detail.or(m.detail.as_deref());
+            }
+            None => groups.push((&m.reason, vec![&m.subject], m.detail.as_deref())),
         }
     }
     groups
         .iter()
-        .map(|(reason, subjects)| {
+        .map(|(reason, subjects, detail)| {
             let reason = if subjects.len() > 1 {
                 reason.replacen("is ", "are ", 1)
             } else {
                 reason.to_string()
             };
-            format!("{} {reason}", and_list(subjects))
+            let detail = detail.map(|d| format!(" ({d})")).unwrap_or_default();
+            format!("{} {reason}{detail}", and_list(subjects))
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -275,25 +300,31 @@ mod tests {
 
     #[test]
     fn the_reason_groups_what_is_missing() {
-        let m = |subject: &str, reason: &str| Missing {
+        let m = |subject: &str, reason: &str, detail: Option<&str>| Missing {
             service: Service::Db,
             local: Local::Mariadb,
             tag: "local".into(),
             subject: subject.into(),
             reason: reason.into(),
+            detail: detail.map(str::to_string),
         };
-        let pull = "is not in the engine and cannot be pulled (no such host)";
+        let pull = "is not in the engine and cannot be pulled";
         let got = why(&[
-            m("mysql:8", pull),
-            m("redis:7", pull),
+            m(
+                "mysql:8",
+                pull,
+                Some("lookup registry-1.docker.io: no such host"),
+            ),
+            m("redis:7", pull, Some("lookup ghcr.io: no such host")),
             m(
                 "cachecheck/proxy:it (from $CACHECHECK_PROXY_IMAGE)",
                 "is not in the engine",
+                None,
             ),
         ]);
         assert_eq!(
             got,
-            "mysql:8 and redis:7 are not in the engine and cannot be pulled (no such host); cachecheck/proxy:it (from $CACHECHECK_PROXY_IMAGE) is not in the engine"
+            "mysql:8 and redis:7 are not in the engine and cannot be pulled (lookup registry-1.docker.io: no such host); cachecheck/proxy:it (from $CACHECHECK_PROXY_IMAGE) is not in the engine"
         );
         assert_eq!(and_list(&["a", "b", "c"]), "a, b and c");
     }

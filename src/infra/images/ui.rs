@@ -34,12 +34,7 @@ impl Ui {
     pub fn task(&self, name: &str) -> Task {
         let bar = self.multi.as_ref().map(|m| {
             let b = m.add(ProgressBar::new(0));
-            b.set_style(
-                ProgressStyle::with_template(
-                    "{prefix:>10} [{elapsed_precise}] {bar:24} {pos}/{len} {msg}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
+            b.set_style(style(0));
             b.set_prefix(name.to_string());
             b.enable_steady_tick(Duration::from_millis(250));
             b
@@ -53,6 +48,16 @@ impl Ui {
             quarter: AtomicU64::new(0),
         }
     }
+}
+
+/// A bar with a count, or a spinner for a stage without one (`len` 0).
+fn style(len: u64) -> ProgressStyle {
+    let template = if len > 0 {
+        "{prefix:>10} [{elapsed_precise}] {bar:24} {percent:>3}% {msg}"
+    } else {
+        "{prefix:>10} [{elapsed_precise}] {spinner} {msg}"
+    };
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
 impl Default for Ui {
@@ -83,6 +88,7 @@ impl Task {
         *self.stage.lock().unwrap_or_else(|e| e.into_inner()) = what.to_string();
         match &self.bar {
             Some(b) => {
+                b.set_style(style(len));
                 b.set_length(len);
                 b.set_position(0);
                 b.set_message(what.to_string());
@@ -102,6 +108,7 @@ impl Task {
     pub fn set_len(&self, len: u64) {
         if self.len.swap(len, Ordering::Relaxed) != len {
             if let Some(b) = &self.bar {
+                b.set_style(style(len));
                 b.set_length(len);
             }
         }
@@ -139,6 +146,17 @@ impl Task {
         match &self.bar {
             Some(b) => b.finish_with_message(what.to_string()),
             None => eprintln!("images: {}: {what}", self.name),
+        }
+    }
+}
+
+impl Drop for Task {
+    /// A build that failed leaves its bar where it stopped (the error line follows).
+    fn drop(&mut self) {
+        if let Some(b) = &self.bar {
+            if !b.is_finished() {
+                b.abandon();
+            }
         }
     }
 }
