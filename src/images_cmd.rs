@@ -13,9 +13,11 @@ use std::time::Instant;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ImagesCommand {
-    /// Build the local images: base, mariadb, redis and the fault proxy (toxiproxy around a
-    /// toxiproxy-server binary when one is found, else proxy, the built-in server). Images
-    /// built from the same recipe are kept.
+    /// Build the local images (those built from the same recipe are kept).
+    ///
+    /// Default: base, mariadb, redis and one fault proxy: toxiproxy, around the
+    /// toxiproxy-server binary found in $CACHECHECK_TOXIPROXY, on PATH or in
+    /// ../shared/toxiproxy/bin, else proxy, the built-in cachecheck proxy-server.
     Build(BuildArgs),
     /// List the local images: what each holds, its size, when it was built.
     List(TagArgs),
@@ -32,7 +34,7 @@ pub struct TagArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
-    /// Which images: base, mariadb, redis, toxiproxy, proxy (default: all but one proxy).
+    /// Which images: base, mariadb, redis, toxiproxy, proxy (default: see above).
     #[arg(value_name = "NAME", value_parser = parse_name)]
     pub names: Vec<Local>,
     /// Rebuild images that exist.

@@ -101,7 +101,7 @@ pub async fn build(image: &str, labels: &[(String, String)], task: &Task) -> Res
         &stage1,
         "/var/cache/cachecheck/install.sh",
     ]);
-    super::build::stream(run, &progress)
+    super::stream::run(run, None, &progress)
         .await
         .context("the second stage of the base image failed")?;
     task.stage("saving the image (docker export | docker import)", 0);

@@ -14,9 +14,7 @@ use crate::infra::compose::{docker, DOCKER_TIMEOUT};
 use crate::infra::InfraError;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncBufReadExt;
 
 /// Which images a build makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +86,7 @@ pub async fn build(
         .collect();
     let base_needed = match (&base, when) {
         (None, _) => wanted.contains(&Local::Base) || !children.is_empty(),
-        (Some(_), When::Always) => true,
+        (Some(_), When::Always) => wanted.contains(&Local::Base),
         (Some(b), When::Stale) => b.recipe != base_recipe && wanted.contains(&Local::Base),
         (Some(_), When::Missing) => false,
     };
@@ -302,7 +300,7 @@ async fn child(l: Local, tag: &str, ctx: &BuildContext, recipe: &str, task: &Tas
             task.detail(line);
         }
     };
-    stream_with_input(c, Some(&ctx.tar), &on_line).await?;
+    super::stream::run(c, Some(&ctx.tar), &on_line).await?;
     let check: &[&str] = match l {
         Local::Proxy => &["cachecheck", "proxy-server", "--help"],
         Local::Toxiproxy => &["/toxiproxy", "-version"],
@@ -334,103 +332,6 @@ async fn child(l: Local, tag: &str, ctx: &BuildContext, recipe: &str, task: &Tas
         .into());
     }
     Ok(())
-}
-
-/// Runs `c`, handing every line it prints (stdout and stderr) to `on_line`; a failure is an
-/// error carrying its last lines.
-pub async fn stream(c: std::process::Command, on_line: &(dyn Fn(&str) + Sync)) -> Result<()> {
-    stream_with_input(c, None, on_line).await
-}
-
-async fn stream_with_input(
-    c: std::process::Command,
-    input: Option<&[u8]>,
-    on_line: &(dyn Fn(&str) + Sync),
-) -> Result<()> {
-    use std::process::Stdio;
-    let what = format!("{:?}", c.get_program())
-        .trim_matches('"')
-        .to_string()
-        + " "
-        + &c.get_args()
-            .next()
-            .map(|a| a.to_string_lossy().into_owned())
-            .unwrap_or_default();
-    let mut c = tokio::process::Command::from(c);
-    c.stdin(if input.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .kill_on_drop(true)
-    .process_group(0);
-    let mut child = c.spawn().with_context(|| format!("cannot run {what}"))?;
-    let feed = async {
-        if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
-            use tokio::io::AsyncWriteExt;
-            stdin.write_all(data).await?;
-        }
-        anyhow::Ok(())
-    };
-    let mut out = tokio::io::BufReader::new(child.stdout.take().context("no stdout")?).lines();
-    let mut err = tokio::io::BufReader::new(child.stderr.take().context("no stderr")?).lines();
-    let mut tail: VecDeque<String> = VecDeque::new();
-    let read = async {
-        let (mut out_open, mut err_open) = (true, true);
-        while out_open || err_open {
-            let line: Option<String> = tokio::select! {
-                l = out.next_line(), if out_open => l?.or_else(|| { out_open = false; None }),
-                l = err.next_line(), if err_open => l?.or_else(|| { err_open = false; None }),
-            };
-            if let Some(line) = line.map(|l| plain(&l)) {
-                on_line(&line);
-                let noise = [
-                    " ---> ",
-                    "Removing intermediate container",
-                    "Reading ",
-                    "Building ",
-                ];
-                if !line.trim().is_empty() && !noise.iter().any(|n| line.starts_with(n)) {
-                    tail.push_back(line);
-                    if tail.len() > 6 {
-                        tail.pop_front();
-                    }
-                }
-            }
-        }
-        anyhow::Ok(())
-    };
-    let (fed, read) = tokio::join!(feed, read);
-    let status = child.wait().await?;
-    read?;
-    if !status.success() {
-        let tail: Vec<String> = tail.into_iter().collect();
-        anyhow::bail!("`{what}` failed ({status}): {}", tail.join(" | "));
-    }
-    fed
-}
-
-/// A line without its terminal colour codes (the legacy builder colours a step's stderr).
-fn plain(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // ESC [ parameters final-byte
-            if chars.next() == Some('[') {
-                for c in chars.by_ref() {
-                    if c.is_ascii_alphabetic() {
-                        break;
-                    }
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Takes the build lock of `tag` (a file in the temporary directory), waiting for another
@@ -471,15 +372,6 @@ mod tests {
         assert_eq!(duration(Duration::from_secs(161)), "2 min 41 s");
         assert_eq!(duration(Duration::from_millis(38_400)), "38 s");
         assert_eq!(duration(Duration::from_millis(200)), "1 s");
-    }
-
-    #[test]
-    fn colour_codes_are_dropped() {
-        assert_eq!(
-            plain("\u{1b}[91mE: Unable to locate package x\u{1b}[0m"),
-            "E: Unable to locate package x"
-        );
-        assert_eq!(plain("Step 1/8 : ARG BASE"), "Step 1/8 : ARG BASE");
     }
 
     #[test]

@@ -6,13 +6,15 @@
 //! * [`catalog`]: the local images (`cachecheck/<name>:<tag>`), their recipes, the Toxiproxy
 //!   binary;
 //! * [`build`]: building them ([`base`]: the Debian base from [`debian`]'s packages and
-//!   [`rootfs`]'s first stage; [`ui`]: what the build shows).
+//!   [`rootfs`]'s first stage; [`stream`]: the docker commands' output; [`ui`]: what the build
+//!   shows).
 
 pub mod base;
 pub mod build;
 pub mod catalog;
 pub mod debian;
 pub mod rootfs;
+pub mod stream;
 pub mod ui;
 
 use super::compose::{docker, image_exists};
