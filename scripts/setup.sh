@@ -4,7 +4,8 @@
 # against. Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-# --docker: also what building the offline images and driving compose needs.
+# --docker: also Compose, which `--infra docker` drives (the local images need nothing more:
+# cachecheck builds them from Debian's packages itself).
 # --browser: also a headless browser (the report's test).
 docker=false
 browser=false
@@ -25,7 +26,6 @@ dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
 if $docker; then
-  command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
   if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
     need+=(docker-compose)
   fi

@@ -51,6 +51,9 @@ pub enum Command {
     /// Measure the checker (synthetic history) or the harness (recording on/off, redis-benchmark).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Build, list or remove the local Docker images of --infra docker (no registry needed).
+    #[command(subcommand)]
+    Images(crate::images_cmd::ImagesCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -324,7 +327,12 @@ fn init_tracing() {
 fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(a) => cmd_run(a),
-        Command::Check(a) => match crate::foreign_cmd::check(&a)? {
+        Command::Check(a) => match crate::foreign_cmd::check(
+            &a.dir,
+            &a.foreign,
+            a.json,
+            a.write || !a.expect.is_empty() || a.junit.is_some(),
+        )? {
             Some(code) => Ok(code),
             None => check_cmd::run(&a.dir, a.json, a.write, &a.expect, a.junit.as_deref()),
         },
@@ -364,6 +372,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 json: a.json,
             })
         }
+        Command::Images(c) => crate::images_cmd::run(c),
         Command::Strategies => {
             for r in crate::strategy::REGISTRY {
                 println!("{:<22} {}", r.name, r.about);

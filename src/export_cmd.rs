@@ -5,7 +5,7 @@
 //! strategy (`-o -`: standard output), or `<PATH>/<strategy>.edn` for a run directory's
 //! several strategies (PATH a directory, created when missing).
 
-use crate::cli::EXIT_OK;
+use crate::exit::EXIT_OK;
 use crate::formats::edn_out;
 use crate::results::strategy_dirs;
 use anyhow::{Context, Result};

@@ -6,7 +6,7 @@
 //! its budget, 2 on bad input (a malformed file is one line naming the file and the line).
 
 use crate::checker::Verdict;
-use crate::cli::{CheckArgs, EXIT_FAILED, EXIT_OK};
+use crate::exit::{EXIT_FAILED, EXIT_OK};
 use crate::formats::{self, Format};
 use crate::linearizability::foreign::{check_history, ForeignVerdict, Options};
 use crate::linearizability::history::History;
@@ -98,25 +98,31 @@ pub fn load_and_check(path: &Path, format: Format, a: &ForeignArgs) -> Result<Ch
     })
 }
 
-/// `cachecheck check` on a foreign history; `None` when `a.dir` is a cachecheck result (the
-/// caller checks it as before).
-pub fn check(a: &CheckArgs) -> Result<Option<u8>> {
-    let format = format_of(&a.dir, &a.foreign)?;
+/// `cachecheck check` on a foreign history; `None` when `dir` is a cachecheck result (the
+/// caller checks it as before). `result_flags`: `--write`, `--expect` or `--junit` was given
+/// (they apply to cachecheck results only).
+pub fn check(
+    dir: &Path,
+    foreign: &ForeignArgs,
+    json: bool,
+    result_flags: bool,
+) -> Result<Option<u8>> {
+    let format = format_of(dir, foreign)?;
     if format == Format::Cachecheck {
-        if a.foreign.model.is_some() || a.foreign.timeout.is_some() {
+        if foreign.model.is_some() || foreign.timeout.is_some() {
             bail!("--model and --timeout apply to foreign histories (fix: drop them, or give --format edn|porcupine-kv|jepsen-log)");
         }
         return Ok(None);
     }
-    if a.write || !a.expect.is_empty() || a.junit.is_some() {
+    if result_flags {
         bail!("--write, --expect and --junit apply to cachecheck result directories, not to a {} history", format.name());
     }
-    let c = load_and_check(&a.dir, format, &a.foreign)?;
+    let c = load_and_check(dir, format, foreign)?;
     let v = &c.verdict;
-    if a.json {
+    if json {
         let r = ForeignReport {
             schema_version: 1,
-            file: a.dir.display().to_string(),
+            file: dir.display().to_string(),
             format,
             model: c.model,
             operations: c.history.operations(),
@@ -130,7 +136,7 @@ pub fn check(a: &CheckArgs) -> Result<Option<u8>> {
         };
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
-        print!("{}", text(&a.dir, &c));
+        print!("{}", text(dir, &c));
     }
     Ok(Some(if v.verdict == Verdict::Valid {
         EXIT_OK

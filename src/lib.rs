@@ -37,7 +37,8 @@
 //!   [`junit`] (JUnit XML), [`compare`], [`report`] (one self-contained HTML page),
 //!   [`throughput`] (`timeline`: a run's course over time), [`tune`] (`tune-delay`), [`bench`]
 //!   (`bench checker|harness`), [`proxy_server`] (the built-in fault proxy speaking
-//!   Toxiproxy's REST API), [`progress`] (progress on a terminal, plain lines elsewhere).
+//!   Toxiproxy's REST API), [`images_cmd`] (`images build|list|remove`: the local Docker
+//!   images), [`progress`] (progress on a terminal, plain lines elsewhere).
 //! * [`cli`]: argument parsing, one function per subcommand; [`exit`]: exit codes (0 ok, 1 an
 //!   expectation failed, 2 error); [`runtime`]: the async runtime and the shutdown signal.
 pub mod bench;
@@ -57,6 +58,7 @@ pub mod foreign_cmd;
 pub mod formats;
 pub mod generator;
 pub mod history;
+pub mod images_cmd;
 pub mod infra;
 pub mod injected;
 pub mod junit;

@@ -247,7 +247,7 @@ fn exported_fixtures_round_trip_through_check_with_the_same_verdict() {
     let (mut valid, mut invalid) = (0, 0);
     let mut differ = Vec::new();
     for d in &dirs {
-        let linear = cachecheck::linearizability::files::check_dir(d)
+        let linear = cachecheck::checker::linearizable::check_dir(d)
             .unwrap()
             .verdict;
         let out = tmp

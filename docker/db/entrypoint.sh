@@ -1,5 +1,5 @@
 #!/bin/sh
-# Entry point of cachecheck/mariadb:local (scripts/build-images.sh), shaped like the official
+# Entry point of cachecheck/mariadb:local (`cachecheck images build`), shaped like the official
 # mysql and mariadb images': arguments that start with '-' are options of the server.
 #
 # The data directory is initialised on first start if the image has none, and root may log in

@@ -15,11 +15,11 @@
 //! docs/linearizability.md.
 
 use super::sim::{self, SimConfig};
-use crate::cli::EXIT_OK;
+use crate::exit::EXIT_OK;
 use crate::formats::{self, Format};
 use crate::linearizability::foreign::{check_history, Options};
 use crate::linearizability::history::History;
-use crate::linearizability::{files, ModelKind};
+use crate::linearizability::ModelKind;
 use crate::output::verdict_name;
 use crate::results::strategy_dirs;
 use anyhow::{ensure, Context, Result};
@@ -201,10 +201,10 @@ fn bench_set(
 
 fn bench_linear(name: &str, dir: &Path) -> Result<Linear> {
     let t0 = Instant::now();
-    let run = files::load_run(dir)?;
+    let run = crate::checker::load_run(dir)?;
     let load_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let v = crate::linearizability::check_run(&run);
+    let v = crate::checker::linearizable::check_run(&run);
     let check_s = t1.elapsed().as_secs_f64();
     let ops: u64 = run.key_data().iter().map(|k| k.ops.len() as u64).sum();
     let events = 2 * ops;

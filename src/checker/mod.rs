@@ -29,7 +29,8 @@ pub mod stats;
 pub mod truth;
 
 pub use properties::{
-    dirty, divergence, impossible, lost, monotonic, read_your_writes, stale, values, window,
+    dirty, divergence, impossible, linearizable, lost, monotonic, read_your_writes, stale, values,
+    window,
 };
 pub use registry::{Checker, CHECKERS};
 
@@ -289,6 +290,27 @@ pub struct Input<'a> {
     /// `None` when final.jsonl is missing: divergence is then unknown.
     pub finals: Option<&'a [FinalState]>,
     pub opts: &'a CheckOptions,
+}
+
+/// The paired run of the strategy directory `dir` (history and commits), as the checkers see it.
+pub fn load_run(dir: &Path) -> Result<Run, FileError> {
+    let commits = read_commits(&dir.join(COMMITS_FILE))?;
+    let mut builder = Builder::new(&commits);
+    let read = for_each_event(&dir.join(HISTORY_FILE), |idx, ev| {
+        builder.event(
+            idx,
+            EventView {
+                time: ev.time,
+                process: ev.process,
+                kind: ev.kind,
+                f: &ev.f,
+                key: ev.key,
+                value: ev.value,
+                source: ev.source,
+            },
+        )
+    })?;
+    Ok(builder.finish(read.torn_last_line))
 }
 
 /// Checks the run directory `dir` (history.jsonl, commits.jsonl, final.jsonl).

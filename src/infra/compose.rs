@@ -4,6 +4,7 @@
 //! reaches only the harness, which then tears the project down in order.
 
 use super::InfraError;
+use super::Service;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -24,19 +25,7 @@ pub enum ComposeTool {
 impl ComposeTool {
     /// Finds the Docker CLI, a reachable engine and a Compose; every failure names the fix.
     pub async fn detect() -> Result<ComposeTool> {
-        if super::process::find_binary(&["docker"]).is_none() {
-            return Err(InfraError::MissingBinary {
-                what: "docker".into(),
-                fix: "apt-get install docker.io docker-compose, or use --infra local".into(),
-            }
-            .into());
-        }
-        if let Err(e) = docker(&["info", "--format", "{{.ServerVersion}}"], DOCKER_TIMEOUT).await {
-            return Err(InfraError::Unreachable(format!(
-                "the Docker engine is not reachable: {e:#} (fix: start it, e.g. `systemctl start docker`, or use --infra local)"
-            ))
-            .into());
-        }
+        check_engine().await?;
         if run(
             &program(ComposeTool::V2),
             &["compose", "version"],
@@ -71,6 +60,24 @@ impl ComposeTool {
             ComposeTool::V1 => "docker-compose v1",
         }
     }
+}
+
+/// Finds the Docker CLI and a reachable engine; a failure names the fix.
+pub async fn check_engine() -> Result<()> {
+    if super::process::find_binary(&["docker"]).is_none() {
+        return Err(InfraError::MissingBinary {
+            what: "docker".into(),
+            fix: "apt-get install docker.io docker-compose, or use --infra local".into(),
+        }
+        .into());
+    }
+    if let Err(e) = docker(&["info", "--format", "{{.ServerVersion}}"], DOCKER_TIMEOUT).await {
+        return Err(InfraError::Unreachable(format!(
+            "the Docker engine is not reachable: {e:#} (fix: start it, e.g. `systemctl start docker`, or use --infra local)"
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 fn program(tool: ComposeTool) -> String {
@@ -243,8 +250,78 @@ async fn run(program: &str, args: &[&str], timeout: Duration) -> Result<String> 
     run_env(&what, program, args, &[], timeout).await
 }
 
-/// Runs a command (`what` names it in errors) and returns its stdout; an error carries the
-/// last line of its stderr.
+/// A docker or compose command that failed: its reason (compose's own, see [`reason`]) and
+/// whether trying again may help ([`transient`]).
+#[derive(Debug, thiserror::Error)]
+#[error("`{what}` failed ({status}): {reason}")]
+pub struct CommandFailed {
+    pub what: String,
+    pub status: std::process::ExitStatus,
+    pub reason: String,
+    pub transient: bool,
+}
+
+/// Whether `e` is a failed command that may succeed when tried again.
+pub fn is_transient(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<CommandFailed>()
+            .is_some_and(|f| f.transient)
+    })
+}
+
+/// The reason a docker or compose command printed for failing. Compose v1 ends with
+/// "Encountered errors while bringing up the project.", which hides the cause: the cause is in
+/// its `ERROR: for <container>  <message>` lines (one per container and again per service),
+/// and in its other `ERROR:` lines (an HTTP timeout, an address pool). Those messages, once
+/// each, joined by ` | `; else the last line (compose v2 and plain docker end with the cause).
+pub fn reason(stderr: &str) -> String {
+    let mut found: Vec<&str> = Vec::new();
+    for line in stderr.lines().map(str::trim) {
+        let msg = if let Some(rest) = line.strip_prefix("ERROR: for ") {
+            rest.split_once("  ").map(|(_, m)| m.trim()).unwrap_or(rest)
+        } else if let Some(rest) = line.strip_prefix("ERROR: ") {
+            rest
+        } else {
+            continue;
+        };
+        if !msg.is_empty() && !msg.starts_with("Encountered errors") && !found.contains(&msg) {
+            found.push(msg);
+        }
+    }
+    if found.is_empty() {
+        return stderr
+            .lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty())
+            .unwrap_or("no message")
+            .to_string();
+    }
+    found.join(" | ")
+}
+
+/// Whether a failure's reason is one that goes away when tried again: the engine too slow to
+/// answer on a loaded machine, a resource briefly short, an object another command was still
+/// removing. (A port taken in the meantime is retried on new ports, see
+/// [`super::process::retry_on_port_clash`].)
+pub fn transient(reason: &str) -> bool {
+    const SIGNS: [&str; 10] = [
+        "timed out",
+        "timeout",
+        "took too long",
+        "context deadline exceeded",
+        "resource temporarily unavailable",
+        "non-overlapping ipv4 address pool",
+        "is already in progress",
+        "connection reset by peer",
+        "device or resource busy",
+        "no such container",
+    ];
+    let r = reason.to_ascii_lowercase();
+    SIGNS.iter().any(|s| r.contains(s))
+}
+
+/// Runs a command (`what` names it in errors) and returns its stdout; a failure is a
+/// [`CommandFailed`] with the command's reason.
 async fn run_env(
     what: &str,
     program: &str,
@@ -265,13 +342,14 @@ async fn run_env(
         .map_err(|_| anyhow::anyhow!("`{what}` timed out after {} s", timeout.as_secs()))?
         .with_context(|| format!("cannot run {program}"))?;
     if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err
-            .lines()
-            .map(str::trim)
-            .rfind(|l| !l.is_empty())
-            .unwrap_or("no message");
-        anyhow::bail!("`{what}` failed ({}): {last}", out.status);
+        let reason = reason(&String::from_utf8_lossy(&out.stderr));
+        return Err(CommandFailed {
+            what: what.to_string(),
+            status: out.status,
+            transient: transient(&reason),
+            reason,
+        }
+        .into());
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -331,4 +409,73 @@ pub fn remove_dead_projects() -> Vec<String> {
         }
     }
     dead
+}
+
+/// The compose service name of a service.
+pub fn service_name(s: Service) -> &'static str {
+    match s {
+        Service::Db => "db",
+        Service::Redis => "redis",
+        Service::Proxy => "proxy",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docker-compose 1.29.2's stderr when two containers cannot start (captured here with
+    /// images that lack the command).
+    const V1_EXEC: &str = r#"Creating network "cfx_cachecheck" with the default driver
+Creating cfx_redis_1 ...
+Creating cfx_db_1    ...
+Creating cfx_redis_1 ... error
+
+ERROR: for cfx_redis_1  Cannot start service redis: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "redis-server": executable file not found in $PATH: unknown
+Creating cfx_db_1    ... error
+
+ERROR: for cfx_db_1  Cannot start service db: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "--server-id=1": executable file not found in $PATH: unknown
+
+ERROR: for redis  Cannot start service redis: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "redis-server": executable file not found in $PATH: unknown
+
+ERROR: for db  Cannot start service db: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "--server-id=1": executable file not found in $PATH: unknown
+Encountered errors while bringing up the project.
+"#;
+
+    #[test]
+    fn compose_v1_reason_is_each_containers_error_once() {
+        let r = reason(V1_EXEC);
+        assert_eq!(r.matches(" | ").count(), 1, "{r}");
+        assert!(r.starts_with("Cannot start service redis: "), "{r}");
+        assert!(
+            r.contains(r#"exec: "--server-id=1": executable file not found"#),
+            "{r}"
+        );
+        assert!(!r.contains("Encountered errors"), "{r}");
+        assert!(!transient(&r));
+    }
+
+    #[test]
+    fn an_http_timeout_of_compose_v1_is_transient() {
+        let err = "Creating x_db_1 ...\n\nERROR: for x_db_1  UnixHTTPConnectionPool(host='localhost', port=None): Read timed out. (read timeout=60)\n\nERROR: for db  UnixHTTPConnectionPool(host='localhost', port=None): Read timed out. (read timeout=60)\nERROR: An HTTP request took too long to complete. Retry with --verbose to obtain debug information.\nEncountered errors while bringing up the project.\n";
+        let r = reason(err);
+        assert!(r.starts_with("UnixHTTPConnectionPool"), "{r}");
+        assert!(r.contains("An HTTP request took too long"), "{r}");
+        assert!(transient(&r));
+    }
+
+    #[test]
+    fn other_output_gives_its_last_line() {
+        let v2 = " Container p-db-1  Creating\nError response from daemon: could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network\n";
+        let r = reason(v2);
+        assert!(
+            r.starts_with("Error response from daemon: could not find"),
+            "{r}"
+        );
+        assert!(transient(&r));
+        assert_eq!(reason(""), "no message");
+        assert!(!transient(
+            "Bind for 127.0.0.1:5 failed: port is already allocated"
+        ));
+    }
 }

@@ -4,9 +4,14 @@
 //! Images, per service, in this order: the environment (`CACHECHECK_DB_IMAGE`,
 //! `CACHECHECK_REDIS_IMAGE`, `CACHECHECK_PROXY_IMAGE`), the workload (`[infra] db_image`,
 //! `redis_image`, `proxy_image`), else the official image (`mysql:8`, `redis:7`,
-//! `ghcr.io/shopify/toxiproxy`) when the engine has it, else the image built offline by
-//! `scripts/build-images.sh` (`cachecheck/mariadb:local`, ...) when it has that, else the
-//! official one, pulled. `none` as the proxy image starts no fault proxy.
+//! `ghcr.io/shopify/toxiproxy`) when the engine has it, else the local image when it has that
+//! (`cachecheck/mariadb:local`, ...; for the proxy `cachecheck/toxiproxy:local`, the real
+//! Toxiproxy, before `cachecheck/proxy:local`, the built-in one), else the official one,
+//! pulled, else the local one, built here ([`super::images`]). `none` as the proxy image
+//! starts no fault proxy.
+//!
+//! A start-up that fails is retried on new ports when a port was taken meanwhile, and once
+//! more when compose's reason is a transient one ([`super::compose::transient`]).
 //!
 //! Host ports are picked free per run and passed to compose, so they stay the same when a
 //! container is killed and started again. Per-role proxies: the proxy container publishes
@@ -18,10 +23,11 @@
 //! Faults: kill and restart (`docker kill` / `docker start`), pause and resume
 //! (`docker pause` / `unpause`), partition and heal (`docker network disconnect` / `connect`).
 
-use super::compose::{docker, ComposeTool, Project, DOCKER_TIMEOUT};
+use super::compose::service_name;
+use super::compose::{docker, is_transient, ComposeTool, Project, DOCKER_TIMEOUT};
 use super::images::choose_images;
 use super::process::free_port;
-use super::{DbEndpoint, Endpoints, InfraConfig, InfraError, Service};
+use super::{DbEndpoint, Endpoints, InfraConfig, Service};
 use anyhow::{Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -35,15 +41,6 @@ pub const PROXY_BASE_PORT: u16 = 21000;
 /// How long the stack may take to answer after `up` (the official MySQL image initialises its
 /// data directory on first start).
 const START_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// The compose service name of a service.
-pub fn service_name(s: Service) -> &'static str {
-    match s {
-        Service::Db => "db",
-        Service::Redis => "redis",
-        Service::Proxy => "proxy",
-    }
-}
 
 /// The running compose project. Dropping it without [`DockerInfra::stop`] still removes the
 /// project (blocking), so an error or a cancelled start leaves nothing behind.
@@ -74,8 +71,16 @@ impl DockerInfra {
             eprintln!("cachecheck: removed the containers of a run that died: project {name}");
         }
         let images = choose_images(cfg).await?;
-        super::process::retry_on_port_clash(|| Self::start_once(cfg, run_dir, tool, images.clone()))
-            .await
+        super::process::retry_on_port_clash(|| async {
+            match Self::start_once(cfg, run_dir, tool, images.clone()).await {
+                Err(e) if is_transient(&e) => {
+                    tracing::warn!("docker start-up failed: {e:#}; trying once more");
+                    Self::start_once(cfg, run_dir, tool, images.clone()).await
+                }
+                r => r,
+            }
+        })
+        .await
     }
 
     async fn start_once(
@@ -111,6 +116,11 @@ impl DockerInfra {
                 std::process::id().to_string(),
             ),
             ("CACHECHECK_KEEP".into(), u8::from(cfg.keep).to_string()),
+            // Compose v1 gives up on an engine call after 60 s, which a loaded machine exceeds.
+            (
+                "COMPOSE_HTTP_TIMEOUT".into(),
+                std::env::var("COMPOSE_HTTP_TIMEOUT").unwrap_or_else(|_| "180".into()),
+            ),
         ];
         for (i, p) in ports[3..].iter().enumerate() {
             vars.push((format!("CACHECHECK_PROXY_PORT_{i}"), p.to_string()));
@@ -160,10 +170,7 @@ impl DockerInfra {
         } else {
             &["db", "redis"]
         };
-        self.project
-            .up(services, START_TIMEOUT)
-            .await
-            .map_err(|e| InfraError::Unreachable(format!("{e:#}")))?;
+        self.project.up(services, START_TIMEOUT).await?;
         for (svc, id) in self.project.containers().await? {
             let s = match svc.as_str() {
                 "db" => Service::Db,
@@ -391,7 +398,7 @@ impl DockerInfra {
         match (&self.endpoints.toxiproxy_api, &self.proxy_version) {
             (Some(api), v) => s.push_str(&format!(
                 ", fault proxy {} ({}) at {api}",
-                v.as_deref().unwrap_or("?"),
+                proxy_name(v.as_deref().unwrap_or("?")),
                 self.images[&Service::Proxy]
             )),
             (None, _) => s.push_str(", no fault proxy"),
@@ -449,6 +456,16 @@ impl Drop for DockerInfra {
     }
 }
 
+/// Which fault proxy answers with `version` on `GET /version`: the built-in server says
+/// `2.12.0+cachecheck`, Toxiproxy itself a plain version.
+fn proxy_name(version: &str) -> String {
+    if version.contains("+cachecheck") {
+        format!("cachecheck proxy-server {version}")
+    } else {
+        format!("Toxiproxy {version}")
+    }
+}
+
 /// The last lines a container printed, on one line.
 async fn docker_logs(id: &str) -> String {
     let mut c = tokio::process::Command::new("docker");
@@ -467,5 +484,22 @@ async fn docker_logs(id: &str) -> String {
                 .join(" | ")
         }
         _ => "(no logs)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_up_line_names_the_proxy_server() {
+        assert_eq!(proxy_name("2.12.0"), "Toxiproxy 2.12.0");
+        assert_eq!(
+            proxy_name(crate::proxy_server::api::VERSION),
+            format!(
+                "cachecheck proxy-server {}",
+                crate::proxy_server::api::VERSION
+            )
+        );
     }
 }

@@ -39,9 +39,9 @@ use std::time::{Duration, Instant};
 ///                                         # "none": no fault proxy
 /// ```
 ///
-/// Docker images left unset: the official image if the engine has it, else the one built by
-/// `scripts/build-images.sh` (`cachecheck/mariadb:local`, ...) if it has that, else the
-/// official one, pulled (see [`docker`]).
+/// Docker images left unset: the official image if the engine has it, else the local one
+/// (`cachecheck/mariadb:local`, ...) if it has that, else the official one, pulled, else the
+/// local one, built by cachecheck itself (see [`docker`] and [`images`]).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InfraConfig {

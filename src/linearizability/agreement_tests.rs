@@ -4,10 +4,10 @@
 //! search's under a register whose writes must follow the commit order.
 
 use super::history::{Input, Operation, Output, Value, OPEN};
-use super::linear::check_key;
-use super::linear_tests::{commit, initial, run_of};
 use super::model::Spec;
 use super::search::{search, Budget, Found};
+use crate::checker::linearizable::check_key;
+use crate::checker::linearizable::tests::{commit, initial, run_of};
 use crate::checker::ops::Outcome;
 use crate::checker::truth::{KeyData, NO_IDX, POS_NONE};
 use crate::checker::Verdict;

@@ -158,7 +158,7 @@ impl KeyHistory {
 
     /// `write(3)`, `read() -> 3`, `cas(1, 2) -> fail`, `append('x')`...
     pub fn describe(&self, op: &Operation) -> String {
-        let t = |v: Value| super::model::abridge(self.text(v));
+        let t = |v: Value| abridge(self.text(v));
         let out = match op.output {
             Output::Unknown => " -> ?".to_string(),
             Output::Value(v) => format!(" -> {}", t(v)),
@@ -313,6 +313,17 @@ impl Builder {
             warnings,
         }
     }
+}
+
+/// A long string's two ends: `x 6 0 yx 26 1 y … x 7 3 yx 32 4 y` (40 characters each side).
+pub fn abridge(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= 100 {
+        return s.to_string();
+    }
+    let head: String = chars[..40].iter().collect();
+    let tail: String = chars[chars.len() - 40..].iter().collect();
+    format!("{head} … {tail} ({} characters)", chars.len())
 }
 
 #[cfg(test)]

@@ -111,21 +111,10 @@ impl Spec for Model<'_> {
 
     fn describe(&self, state: u32) -> String {
         match &self.kv {
-            Some(kv) => format!("'{}'", abridge(&kv.strings[state as usize])),
+            Some(kv) => format!("'{}'", super::history::abridge(&kv.strings[state as usize])),
             None => self.key.text(Value(state)).to_string(),
         }
     }
-}
-
-/// A long string's two ends: `x 6 0 yx 26 1 y … x 7 3 yx 32 4 y` (40 characters each side).
-pub fn abridge(s: &str) -> String {
-    let chars: Vec<char> = s.chars().collect();
-    if chars.len() <= 100 {
-        return s.to_string();
-    }
-    let head: String = chars[..40].iter().collect();
-    let tail: String = chars[chars.len() - 40..].iter().collect();
-    format!("{head} … {tail} ({} characters)", chars.len())
 }
 
 /// Porcupine's per-key string, interned: state `i` is `strings[i]`; 0 is the empty string.

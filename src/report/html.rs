@@ -37,7 +37,7 @@ pub fn page(result: &Path, pages: &[StrategyPage], errors: &[String]) -> String 
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>cachecheck report: {}</title><style>{}</style></head><body>\n",
         esc(&first.workload),
-        CSS.replace("{LIN_CSS}", crate::linearizability::picture::CSS)
+        CSS.replace("{LIN_CSS}", super::violation::CSS)
     );
     let _ = writeln!(
         h,

@@ -9,8 +9,10 @@
 
 pub mod html;
 pub mod key_timeline;
+pub mod linearizability;
 pub mod scan;
 pub mod svg;
+pub mod violation;
 
 use crate::checker::Anomaly;
 use crate::history::files::HISTORY_FILE;
@@ -89,7 +91,7 @@ pub fn load_strategy(dir: &Path) -> Result<StrategyPage> {
         shades,
         drawn,
         not_drawn,
-        linearizability: crate::linearizability::page::run_section(dir),
+        linearizability: linearizability::run_section(dir),
     })
 }
 
@@ -110,7 +112,7 @@ pub fn run_with(
             .format
             .is_some_and(|f| f != crate::formats::Format::Cachecheck)
     {
-        return crate::linearizability::page::report_file(result, out, foreign);
+        return linearizability::report_file(result, out, foreign);
     }
     let dirs = strategy_dirs(result)?;
     let mut pages = Vec::new();

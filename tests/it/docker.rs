@@ -1,9 +1,14 @@
-//! `--infra docker` against a real Docker engine, with the images built offline by
-//! `scripts/build-images.sh` (built here first if the engine lacks them). Skipped, with one
-//! line saying so, where no engine answers. The tests take turns (one stack at a time) and
-//! each checks that its compose project left no container, network or volume behind.
+//! `--infra docker` against a real Docker engine, with the local images cachecheck builds
+//! itself. The first docker test to run does it the way a new user does: one `cachecheck run
+//! --infra docker` on an engine without the images (this checkout's test tag, see [`tag`]),
+//! which builds them from Debian's packages and gets to a result; the other tests use those
+//! images. Skipped, with one line saying so, where no engine answers. The tests take turns
+//! (one stack at a time) and each checks that its compose project left no container, network
+//! or volume behind.
 
-use crate::support::{assert_complete_history, bin, run_command, Invocation};
+use crate::support::{
+    assert_complete_history, bin, cachecheck, output_of, run_command, Invocation,
+};
 use cachecheck::infra::{InfraConfig, InfraKind, Service, Stack};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,62 +16,161 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-const DB_IMAGE: &str = "cachecheck/mariadb:local";
-const REDIS_IMAGE: &str = "cachecheck/redis:local";
-const PROXY_IMAGE: &str = "cachecheck/proxy:local";
+/// The image variables of the harness, cleared for the runs here.
+const IMAGE_VARS: [&str; 4] = [
+    "CACHECHECK_DB_IMAGE",
+    "CACHECHECK_REDIS_IMAGE",
+    "CACHECHECK_PROXY_IMAGE",
+    "CACHECHECK_IMAGE_TAG",
+];
+
+/// The tag of this checkout's test images, `it-<hash of the checkout's path>`: two checkouts
+/// sharing an engine never build or remove each other's images, and a user's `local` ones are
+/// left alone.
+fn tag() -> String {
+    // FNV-1a, stable across Rust versions.
+    let h = env!("CARGO_MANIFEST_DIR")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        });
+    format!("it-{:08x}", h as u32)
+}
+
+fn image(name: &str) -> String {
+    format!("cachecheck/{name}:{}", tag())
+}
+
+/// The from-nothing run: `cachecheck run` on an engine without the test images.
+struct Fresh {
+    inv: Invocation,
+    prefix: String,
+    secs: f64,
+}
 
 /// What the engine offers the tests.
 struct Setup {
-    /// `$CACHECHECK_PROXY_IMAGE` if set, else `cachecheck/proxy:local`, or `none` when this
-    /// cachecheck has no proxy server yet.
+    /// `cachecheck/toxiproxy:<tag>` when a real toxiproxy-server is found (as `cachecheck
+    /// images build` finds it), else `cachecheck/proxy:<tag>`, the built-in server.
     proxy_image: String,
+    /// Whether the proxy image holds the real Toxiproxy.
+    real_toxiproxy: bool,
+    /// The from-nothing run, when the setup did it (the images were missing).
+    fresh: Mutex<Option<Fresh>>,
 }
 
 static SETUP: OnceLock<Option<Setup>> = OnceLock::new();
 static TURN: Mutex<()> = Mutex::new(());
 
+/// Whether a real toxiproxy-server is found from this checkout (PATH, CACHECHECK_TOXIPROXY,
+/// ../shared/toxiproxy/bin).
+fn real_toxiproxy() -> bool {
+    let shared =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/toxiproxy/bin/toxiproxy-server");
+    std::env::var_os("CACHECHECK_TOXIPROXY").is_some()
+        || shared.is_file()
+        || Command::new("toxiproxy-server")
+            .arg("-version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+}
+
 /// The engine and images, checked once; None (after one line on stderr) without an engine.
 fn setup() -> Option<(&'static Setup, MutexGuard<'static, ()>)> {
+    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     let s = SETUP.get_or_init(|| {
         let info = Command::new("docker")
             .args(["info", "--format", "{{.ServerVersion}}"])
             .output();
-        let ok = matches!(&info, Ok(o) if o.status.success());
-        if !ok {
+        if !matches!(&info, Ok(o) if o.status.success()) {
             let _ = writeln!(
                 std::io::stderr(),
                 "skipping the docker tests: no Docker engine answers `docker info`"
             );
             return None;
         }
-        let mut only = vec![];
-        if !image_exists(DB_IMAGE) || !image_exists(REDIS_IMAGE) {
-            only.extend(["base", "mariadb", "redis"]);
-        }
-        let has_proxy_server = Command::new(bin())
-            .args(["proxy-server", "--help"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        let proxy_image = if let Ok(image) = std::env::var("CACHECHECK_PROXY_IMAGE") {
-            image
-        } else if has_proxy_server {
-            // The script skips it when the image already holds this binary.
-            only.extend(["base", "proxy"]);
-            PROXY_IMAGE.to_string()
-        } else {
+        let real = real_toxiproxy();
+        if !real {
             let _ = writeln!(
                 std::io::stderr(),
-                "docker tests run without a fault proxy: this cachecheck has no `proxy-server` command"
+                "docker tests: no toxiproxy-server found: the stack's fault proxy is the built-in one"
             );
-            "none".to_string()
-        };
-        if !only.is_empty() {
-            build_images(&only);
         }
-        Some(Setup { proxy_image })
+        let proxy_image = image(if real { "toxiproxy" } else { "proxy" });
+        let have = ["mariadb", "redis"]
+            .iter()
+            .all(|n| image_exists(&image(n)))
+            && image_exists(&proxy_image);
+        let fresh = (!have).then(from_nothing);
+        Some(Setup {
+            proxy_image,
+            real_toxiproxy: real,
+            fresh: Mutex::new(fresh),
+        })
     });
-    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     s.as_ref().map(|s| (s, turn))
+}
+
+/// Removes the test images, then runs the control workload with `--infra docker` and nothing
+/// but the tag set, as a new user would: it builds the images and gets to a result.
+fn from_nothing() -> Fresh {
+    let (code, out, err) = cachecheck(&["images", "remove", "--tag", &tag()], None);
+    assert_eq!(code, 0, "images remove: {out}{err}");
+    let _ = writeln!(
+        std::io::stderr(),
+        "docker tests: one `cachecheck run --infra docker` builds the {} images from nothing: a few minutes",
+        tag()
+    );
+    let t0 = Instant::now();
+    let (mut c, tmp, out) = run_command(CONTROL);
+    for v in IMAGE_VARS {
+        c.env_remove(v);
+    }
+    // The official images, when an engine has them, win over local ones: name ours then, so
+    // that the run still builds them.
+    if image_exists("mysql:8")
+        || image_exists("redis:7")
+        || image_exists("ghcr.io/shopify/toxiproxy")
+    {
+        c.env("CACHECHECK_DB_IMAGE", image("mariadb"))
+            .env("CACHECHECK_REDIS_IMAGE", image("redis"));
+    }
+    let child = c
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--infra", "docker"])
+        .env("CACHECHECK_IMAGE_TAG", tag())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cachecheck");
+    let (inv, prefix) = Running { child, tmp, out }.wait();
+    let secs = t0.elapsed().as_secs_f64();
+    let _ = writeln!(
+        std::io::stderr(),
+        "docker tests: the run from nothing took {secs:.0} s"
+    );
+    Fresh { inv, prefix, secs }
+}
+
+/// `cachecheck ARGS` with environment changes (None removes the variable) in `cwd`: (exit
+/// code, stdout, stderr).
+fn cachecheck_with(
+    args: &[&str],
+    vars: &[(&str, Option<&str>)],
+    cwd: Option<&Path>,
+) -> (i32, String, String) {
+    let mut c = Command::new(bin());
+    c.args(args);
+    for (k, v) in vars {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    if let Some(d) = cwd {
+        c.current_dir(d);
+    }
+    output_of(&mut c)
 }
 
 fn image_exists(image: &str) -> bool {
@@ -74,29 +178,6 @@ fn image_exists(image: &str) -> bool {
         .args(["image", "inspect", image])
         .output()
         .is_ok_and(|o| o.status.success())
-}
-
-fn build_images(only: &[&str]) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-images.sh");
-    let mut c = Command::new("bash");
-    c.arg(&script).args(["--bin", bin()]);
-    for o in only {
-        c.args(["--only", o]);
-    }
-    if only != ["base", "proxy"] {
-        let _ = writeln!(
-            std::io::stderr(),
-            "building the local docker images ({}) with {}: a few minutes",
-            only.join(", "),
-            script.display()
-        );
-    }
-    let o = c.output().expect("run scripts/build-images.sh");
-    assert!(
-        o.status.success(),
-        "scripts/build-images.sh failed; build the images first (scripts/build-images.sh): {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 /// `cachecheck run` in the background with the local images.
@@ -107,13 +188,20 @@ struct Running {
 }
 
 fn spawn_run(setup: &Setup, toml: &str, args: &[&str]) -> Running {
+    spawn_run_with(setup, toml, args, &[])
+}
+
+/// [`spawn_run`] with more variables (they win over the test images).
+fn spawn_run_with(setup: &Setup, toml: &str, args: &[&str], vars: &[(&str, &str)]) -> Running {
     let (mut c, tmp, out) = run_command(toml);
     let child = c
         .args(["--infra", "docker"])
         .args(args)
-        .env("CACHECHECK_DB_IMAGE", DB_IMAGE)
-        .env("CACHECHECK_REDIS_IMAGE", REDIS_IMAGE)
+        .env_remove("CACHECHECK_IMAGE_TAG")
+        .env("CACHECHECK_DB_IMAGE", image("mariadb"))
+        .env("CACHECHECK_REDIS_IMAGE", image("redis"))
         .env("CACHECHECK_PROXY_IMAGE", &setup.proxy_image)
+        .envs(vars.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -361,8 +449,8 @@ fn docker_faults_act_on_the_containers() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = InfraConfig {
         kind: InfraKind::Docker,
-        db_image: Some(DB_IMAGE.into()),
-        redis_image: Some(REDIS_IMAGE.into()),
+        db_image: Some(image("mariadb")),
+        redis_image: Some(image("redis")),
         proxy_image: Some(setup.proxy_image.clone()),
         ..Default::default()
     };
@@ -404,21 +492,17 @@ fn docker_faults_act_on_the_containers() {
         stack.restart(Service::Db).await.unwrap();
         assert!(db_up().await.is_ok());
 
-        if setup.proxy_image != "none" {
-            // A proxy created through the REST API is reachable from the host at the slot's
-            // published address and reaches Redis by service name.
-            let (listen, host) = stack.proxy_listen(2).expect("a proxy slot");
-            let upstream = stack.proxy_upstream(Service::Redis).unwrap();
-            let api = ep.toxiproxy_api.clone().unwrap();
-            let body =
-                serde_json::json!({"name": "redis-test", "listen": listen, "upstream": upstream});
-            let status = http_post(&api, "/proxies", &body.to_string());
-            assert!(status == 201 || status == 200, "POST /proxies: {status}");
-            let via = format!("redis://{host}/");
-            assert!(cachecheck::infra::redis_version(&via).await.is_ok());
-        } else {
-            assert!(stack.proxy_listen(0).is_none());
-        }
+        // A proxy created through the REST API is reachable from the host at the slot's
+        // published address and reaches Redis by service name.
+        let (listen, host) = stack.proxy_listen(2).expect("a proxy slot");
+        let upstream = stack.proxy_upstream(Service::Redis).unwrap();
+        let api = ep.toxiproxy_api.clone().unwrap();
+        let body =
+            serde_json::json!({"name": "redis-test", "listen": listen, "upstream": upstream});
+        let status = http_post(&api, "/proxies", &body.to_string());
+        assert!(status == 201 || status == 200, "POST /proxies: {status}");
+        let via = format!("redis://{host}/");
+        assert!(cachecheck::infra::redis_version(&via).await.is_ok());
         stack.pause(Service::Redis).await.unwrap();
         stack.stop().await;
         prefix
@@ -460,8 +544,7 @@ fn docker_keep_leaves_the_stack_and_prints_how_to_stop_it() {
     let cmd = line.split("stop it with: ").nth(1).unwrap();
     let _cleanup = RemoveOnDrop(prefix.clone());
     let running = docker_lines(&["ps", "-q", "--filter", &format!("name={prefix}")]);
-    let services = if setup.proxy_image == "none" { 2 } else { 3 };
-    assert_eq!(running.len(), services, "the stack should still run");
+    assert_eq!(running.len(), 3, "the stack should still run");
     let o = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
     assert!(
         o.status.success(),
@@ -496,24 +579,13 @@ fn docker_missing_image_is_one_line_naming_the_fix() {
     let Some((setup, _turn)) = setup() else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let wl = tmp.path().join("w.toml");
-    std::fs::write(&wl, CONTROL).unwrap();
-    let o = Command::new(bin())
-        .arg("run")
-        .arg(&wl)
-        .arg("--out")
-        .arg(tmp.path().join("results"))
-        .args(["--infra", "docker", "-q"])
-        .env("CACHECHECK_DB_IMAGE", "cachecheck/no-such-image:none")
-        .env("CACHECHECK_PROXY_IMAGE", &setup.proxy_image)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    let missing = [("CACHECHECK_DB_IMAGE", "example/no-such-image:none")];
+    let (inv, _) = spawn_run_with(setup, CONTROL, &["-q"], &missing).wait();
+    let stderr = &inv.stderr;
+    assert_eq!(inv.code, 2, "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains("cachecheck/no-such-image:none") && stderr.contains("fix:"),
+        stderr.contains("example/no-such-image:none") && stderr.contains("fix:"),
         "{stderr}"
     );
 }
@@ -546,4 +618,256 @@ fn docker_kill_9_leaves_a_stack_the_next_run_removes() {
         inv.stderr
     );
     assert_no_leftovers(&prefix);
+}
+
+#[test]
+fn docker_run_from_an_engine_without_the_images_builds_them_and_gets_a_result() {
+    let Some((setup, _turn)) = setup() else {
+        return;
+    };
+    let taken = setup.fresh.lock().unwrap().take();
+    let fresh = taken.unwrap_or_else(from_nothing);
+    let inv = &fresh.inv;
+    assert_eq!(inv.code, 0, "stderr: {}", inv.stderr);
+    let err = &inv.stderr;
+    // Said once, with progress, and how long it took.
+    assert_eq!(err.matches("building the local images").count(), 1, "{err}");
+    for step in [
+        "images: base: downloading",
+        "images: base: installing them with dpkg",
+        "images: mariadb: docker build",
+        "images: redis: docker build",
+    ] {
+        assert!(err.contains(step), "no `{step}` in: {err}");
+    }
+    assert!(err.contains("built the local images in "), "{err}");
+    let started = err
+        .lines()
+        .find(|l| l.starts_with("started docker project"))
+        .unwrap_or_else(|| panic!("no start-up line in: {err}"));
+    assert!(started.contains(&image("mariadb")), "{started}");
+    assert!(started.contains(&image("redis")), "{started}");
+    let proxy = if setup.real_toxiproxy {
+        "fault proxy Toxiproxy 2.12.0"
+    } else {
+        "fault proxy cachecheck proxy-server"
+    };
+    assert!(started.contains(proxy), "{started}");
+    let s = inv.summary("db-only");
+    assert_eq!(s["infra"], "docker");
+    assert_complete_history(&inv.strategy_dir("db-only"));
+    assert_no_leftovers(&fresh.prefix);
+    for name in ["base", "mariadb", "redis"] {
+        assert!(image_exists(&image(name)), "{} was not built", image(name));
+    }
+    assert!(image_exists(&setup.proxy_image));
+    let _ = writeln!(
+        std::io::stderr(),
+        "docker: from nothing to a result in {:.0} s",
+        fresh.secs
+    );
+}
+
+#[test]
+fn docker_stack_runs_the_real_toxiproxy() {
+    let Some((setup, _turn)) = setup() else {
+        return;
+    };
+    if !setup.real_toxiproxy {
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipping docker_stack_runs_the_real_toxiproxy: no toxiproxy-server found (CACHECHECK_TOXIPROXY, PATH, ../shared/toxiproxy/bin)"
+        );
+        return;
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = InfraConfig {
+        kind: InfraKind::Docker,
+        db_image: Some(image("mariadb")),
+        redis_image: Some(image("redis")),
+        proxy_image: Some(image("toxiproxy")),
+        ..Default::default()
+    };
+    let prefix = rt.block_on(async {
+        let stack = Stack::start(&cfg, dir.path()).await.expect("start");
+        let Stack::Docker(d) = &stack else {
+            panic!("not a docker stack")
+        };
+        let prefix = d.project_name().to_string();
+        // Toxiproxy answers its own version; the built-in server says 2.12.0+cachecheck.
+        assert_eq!(d.proxy_version.as_deref(), Some("2.12.0"));
+        assert!(stack.describe().contains("fault proxy Toxiproxy 2.12.0"));
+        // A proxy in front of Redis with a 300 ms latency toxic: PING through it takes that
+        // long, PING straight to Redis does not.
+        let api = stack.endpoints().toxiproxy_api.clone().unwrap();
+        let (listen, host) = stack.proxy_listen(1).unwrap();
+        let upstream = stack.proxy_upstream(Service::Redis).unwrap();
+        let body = serde_json::json!({"name": "cache", "listen": listen, "upstream": upstream});
+        assert_eq!(http_post(&api, "/proxies", &body.to_string()), 201);
+        let toxic = serde_json::json!({"type": "latency", "stream": "downstream", "attributes": {"latency": 300}});
+        assert_eq!(http_post(&api, "/proxies/cache/toxics", &toxic.to_string()), 200);
+        let ping = |url: String| async move {
+            let t0 = Instant::now();
+            cachecheck::infra::redis_version(&url).await.expect("redis through the proxy");
+            t0.elapsed()
+        };
+        let direct = ping(stack.endpoints().redis_url()).await;
+        let through = ping(format!("redis://{host}/")).await;
+        assert!(through >= Duration::from_millis(300), "{through:?} through the latency toxic");
+        assert!(direct < Duration::from_millis(300), "{direct:?} straight to Redis");
+        stack.stop().await;
+        prefix
+    });
+    assert_no_leftovers(&prefix);
+}
+
+#[test]
+fn docker_compose_failure_reason_reaches_the_error_line() {
+    let Some((setup, _turn)) = setup() else {
+        return;
+    };
+    // The base image has no database: compose cannot start the db container's command.
+    let base = image("base");
+    let run = spawn_run_with(setup, CONTROL, &["-q"], &[("CACHECHECK_DB_IMAGE", &base)]);
+    let (inv, prefix) = run.wait();
+    assert_eq!(inv.code, 2, "stderr: {}", inv.stderr);
+    let err = inv.stderr.trim();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("up -d --no-build db redis proxy` failed"),
+        "{err}"
+    );
+    assert!(err.contains("Cannot start service db"), "{err}");
+    assert!(
+        err.contains(r#"exec: "--server-id=1": executable file not found"#),
+        "{err}"
+    );
+    assert!(!err.contains("Encountered errors"), "{err}");
+    assert_no_leftovers(&prefix);
+}
+
+#[test]
+fn docker_builtin_proxy_image_is_the_fallback_without_toxiproxy() {
+    let Some((setup, _turn)) = setup() else {
+        return;
+    };
+    // No toxiproxy-server anywhere: not on PATH, not named, no ../shared beside the directory.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (code, out, err) = cachecheck_with(
+        &["images", "build", "--tag", &tag()],
+        &[
+            ("PATH", Some("/usr/bin:/bin")),
+            ("CACHECHECK_PATH_ONLY", Some("1")),
+            ("CACHECHECK_TOXIPROXY", None),
+        ],
+        Some(elsewhere.path()),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("no toxiproxy-server found"), "{err}");
+    // The default set has the built-in proxy in it, not cachecheck/toxiproxy.
+    assert!(!out.contains(&image("toxiproxy")), "{out}");
+    assert!(image_exists(&image("proxy")), "{out}");
+    let (inv, prefix) = spawn_run_with(
+        setup,
+        CONTROL,
+        &["--duration", "0.5"],
+        &[("CACHECHECK_PROXY_IMAGE", &image("proxy"))],
+    )
+    .wait();
+    assert_eq!(inv.code, 0, "stderr: {}", inv.stderr);
+    assert!(
+        inv.stderr.contains(&format!(
+            "fault proxy cachecheck proxy-server 2.12.0+cachecheck ({})",
+            image("proxy")
+        )),
+        "{}",
+        inv.stderr
+    );
+    assert_no_leftovers(&prefix);
+}
+
+#[test]
+fn docker_images_list_and_remove() {
+    let Some((_setup, _turn)) = setup() else {
+        return;
+    };
+    let t = tag();
+    let (code, out, err) = cachecheck(&["images", "build", "proxy", "--tag", &t], None);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = cachecheck(&["images", "list", "--tag", &t], None);
+    assert_eq!(code, 0, "{err}");
+    let row = |out: &str, name: &str| -> String {
+        out.lines()
+            .find(|l| l.starts_with(&image(name)))
+            .unwrap_or_else(|| panic!("no {name} row in {out}"))
+            .to_string()
+    };
+    for name in ["base", "mariadb", "redis", "proxy"] {
+        let r = row(&out, name);
+        assert!(r.contains(" MB ") && !r.contains("not built"), "{r}");
+    }
+    assert!(row(&out, "base").contains("Debian bookworm"), "{out}");
+    assert!(
+        row(&out, "proxy").contains("cachecheck proxy-server 2.12.0+cachecheck"),
+        "{out}"
+    );
+
+    let (code, out, err) = cachecheck(&["images", "remove", "proxy", "--tag", &t], None);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), format!("images: removed {}", image("proxy")));
+    assert!(!image_exists(&image("proxy")));
+    assert!(
+        image_exists(&image("redis")),
+        "remove took more than it was asked"
+    );
+    let (_, out, _) = cachecheck(&["images", "list", "--tag", &t], None);
+    assert!(row(&out, "proxy").contains("not built"), "{out}");
+    let (code, out, _) = cachecheck(&["images", "remove", "proxy", "--tag", &t], None);
+    assert_eq!(
+        (code, out.trim()),
+        (0, format!("images: {}: not built", image("proxy")).as_str())
+    );
+    let (code, _, err) = cachecheck(&["images", "list", "--tag", "bad tag"], None);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a Docker tag"), "{err}");
+}
+
+#[test]
+fn docker_images_build_with_an_unreachable_mirror_is_one_line() {
+    let Some((_setup, _turn)) = setup() else {
+        return;
+    };
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mirror = format!("http://{closed}/debian");
+    let (code, _, err) = cachecheck_with(
+        &["images", "build", "base", "--tag", "it-unreachable"],
+        &[("CACHECHECK_DEBIAN_MIRROR", Some(&mirror))],
+        None,
+    );
+    assert_eq!(code, 2, "{err}");
+    let line = err.lines().last().unwrap_or_default();
+    assert!(line.starts_with("cachecheck: error: "), "{err}");
+    assert!(line.contains(&mirror) && line.contains("(fix: "), "{err}");
+    assert!(!image_exists("cachecheck/base:it-unreachable"));
+}
+
+#[test]
+fn images_build_without_docker_names_the_command_that_installs_it() {
+    let empty = tempfile::tempdir().unwrap();
+    let path = empty.path().to_str().unwrap();
+    let (code, _, err) = cachecheck_with(
+        &["images", "build"],
+        &[("PATH", Some(path)), ("CACHECHECK_PATH_ONLY", Some("1"))],
+        None,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("docker not found (fix: apt-get install docker.io"),
+        "{err}"
+    );
 }

@@ -3,8 +3,8 @@
 //! violation.
 
 use super::support::{cachecheck, run_workload};
+use cachecheck::checker::linearizable::check_dir;
 use cachecheck::checker::Verdict;
-use cachecheck::linearizability::files::check_dir;
 
 /// db-only (linearizable) beside db-then-delete under slow fills (its stale reads are not).
 pub const SLOW_FILL: &str = r#"

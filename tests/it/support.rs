@@ -108,6 +108,11 @@ pub fn cachecheck(args: &[&str], cwd: Option<&Path>) -> (i32, String, String) {
     if let Some(d) = cwd {
         c.current_dir(d);
     }
+    output_of(&mut c)
+}
+
+/// Runs `c` to the end and returns (exit code, stdout, stderr).
+pub fn output_of(c: &mut Command) -> (i32, String, String) {
     let o = c.output().expect("run cachecheck");
     (
         o.status.code().unwrap_or(-1),

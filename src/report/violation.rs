@@ -7,12 +7,12 @@
 //! Only the operations near the violation are drawn (at most [`MAX_BARS`], the nearest to the
 //! unplaceable operation in history order), so a hot key of a long run stays legible.
 
-use super::foreign::ForeignKey;
-use super::history::KeyHistory;
-use super::search::Found;
-use super::verdict::LinearViolation;
+use crate::checker::linearizable::LinearViolation;
 use crate::checker::ops::Outcome;
 use crate::checker::truth::{KeyData, POS_NONE};
+use crate::linearizability::foreign::ForeignKey;
+use crate::linearizability::history::KeyHistory;
+use crate::linearizability::search::Found;
 use crate::output::escape_xml as esc;
 use std::fmt::Write;
 

@@ -10,13 +10,20 @@
 //! key that cannot be judged (no `ok` operation, a value written twice) is left out, with a
 //! warning.
 
+pub mod linear;
+pub mod verdict;
+
+pub use linear::{check_key, check_run};
+pub use verdict::{KeyVerdict, LinearViolation, RunVerdict, PROPERTY};
+
 use crate::checker::findings::Findings;
 use crate::checker::property::Checker;
 use crate::checker::{Input, Verdict};
-use crate::linearizability::check_run;
+use crate::history::files::FileError;
+use std::path::Path;
 
 pub static CHECKER: Checker = Checker {
-    name: crate::linearizability::PROPERTY,
+    name: PROPERTY,
     verdict: true,
     label: "non-linearizable keys",
     column: None,
@@ -50,3 +57,11 @@ pub fn check(input: &Input<'_>) -> Result<Findings, String> {
     }
     Ok(out)
 }
+
+/// Linearizability of every key of the strategy directory `dir`.
+pub fn check_dir(dir: &Path) -> Result<RunVerdict, FileError> {
+    Ok(check_run(&crate::checker::load_run(dir)?))
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

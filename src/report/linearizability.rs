@@ -2,8 +2,8 @@
 //! own: the verdict per key, and the picture of each violation), and the section the report of
 //! a cachecheck run gets when a key is not linearizable. Inline CSS and SVG, no script.
 
-use super::files::load_run;
-use super::picture::{self, of_foreign, of_linear, svg, LEGEND};
+use super::violation::{self, of_foreign, of_linear, svg, LEGEND};
+use crate::checker::load_run;
 use crate::foreign_cmd::{format_of, load_and_check, ForeignArgs};
 use crate::formats::Format;
 use crate::output::{escape_xml as esc, verdict_name};
@@ -35,7 +35,7 @@ pub fn report_file(path: &Path, out: Option<&Path>, a: &ForeignArgs) -> Result<u
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>linearizability: {n}</title><style>{CSS}{}</style></head><body>\n\
          <h1>Linearizability of {n}</h1><p class=\"muted\">{} history, model {}, {} key(s), {} operations, checked in {:.3} s by cachecheck {}</p>\n\
          <p>Verdict: <span class=\"{}\">{}</span> ({} valid, {} invalid, {} unknown)</p>\n",
-        picture::CSS,
+        violation::CSS,
         c.format.name(),
         c.model.name(),
         c.history.keys.len(),
@@ -94,14 +94,14 @@ pub fn report_file(path: &Path, out: Option<&Path>, a: &ForeignArgs) -> Result<u
         )
     })?;
     println!("report: {}", target.display());
-    Ok(crate::cli::EXIT_OK)
+    Ok(crate::exit::EXIT_OK)
 }
 
 /// The linearizability section of a run's report for the strategy directory `dir`: the
 /// verdict, and the picture of the first [`DRAWN`] violations. `None` if it cannot be read.
 pub fn run_section(dir: &Path) -> Option<String> {
     let run = load_run(dir).ok()?;
-    let r = super::check_run(&run);
+    let r = crate::checker::linearizable::check_run(&run);
     let mut h = format!(
         "<h3>Linearizability</h3><p>Per key, in the database's commit order: <b>{}</b> ({} keys valid, {} invalid, {} unknown).</p>\n",
         verdict_name(r.verdict),
