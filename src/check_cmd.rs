@@ -4,7 +4,8 @@
 use crate::checker::{self, CheckOptions};
 use crate::cli::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
 use crate::history::files::{
-    read_commits, write_jsonl, COMMITS_FILE, FINAL_FILE, HISTORY_FILE, PARTIAL_COMMITS_FILE,
+    find_history, history_path, open_history, read_commits, write_jsonl, COMMITS_FILE,
+    FINAL_FILE, HISTORY_FILE, PARTIAL_COMMITS_FILE,
 };
 use crate::history::Commit;
 use crate::summary::{Summary, SCHEMA_VERSION, SUMMARY_FILE};
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 /// The strategy directories under `dir`: `dir` itself if it holds a history, else its
 /// subdirectories that do (a run directory), in name order.
 pub fn strategy_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
-    if dir.join(HISTORY_FILE).is_file() {
+    if find_history(dir).is_some() {
         return Ok(vec![dir.to_path_buf()]);
     }
     let entries = std::fs::read_dir(dir).map_err(|e| {
@@ -26,7 +27,7 @@ pub fn strategy_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     })?;
     let mut out: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join(HISTORY_FILE).is_file())
+        .filter(|p| find_history(p).is_some())
         .collect();
     out.sort();
     anyhow::ensure!(
@@ -136,7 +137,9 @@ pub fn run(
 fn recover(dir: &Path, opts: &CheckOptions) -> Result<checker::CheckReport> {
     let mut commits = read_commits(&dir.join(PARTIAL_COMMITS_FILE))?;
     let mut seen = 0u64;
-    let text = std::fs::read_to_string(dir.join(HISTORY_FILE))?;
+    let history = history_path(dir);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut open_history(&history)?, &mut text)?;
     for line in text.lines().filter(|l| l.contains("\"db-commit\"")) {
         let Ok(ev) = serde_json::from_str::<crate::history::Event>(line) else {
             continue;
@@ -160,7 +163,7 @@ fn recover(dir: &Path, opts: &CheckOptions) -> Result<checker::CheckReport> {
     let tmp = tempfile::tempdir()?;
     write_jsonl(&tmp.path().join(COMMITS_FILE), &commits)?;
     let mut report = checker::check_files(
-        &dir.join(HISTORY_FILE),
+        &history,
         &tmp.path().join(COMMITS_FILE),
         &dir.join(FINAL_FILE),
         opts,

@@ -31,7 +31,7 @@ pub mod window;
 pub use findings::Property;
 
 use crate::history::files::{
-    for_each_event, read_commits, read_final, FileError, COMMITS_FILE, FINAL_FILE, HISTORY_FILE,
+    for_each_event, history_path, read_commits, read_final, FileError, COMMITS_FILE, FINAL_FILE,
 };
 use crate::history::{Commit, Event, FinalState};
 use ops::{Builder, EventView, Run};
@@ -251,10 +251,11 @@ pub const CHECKERS: &[Checker] = &[
     },
 ];
 
-/// Checks the run directory `dir` (history.jsonl, commits.jsonl, final.jsonl).
+/// Checks the run directory `dir` (history.jsonl or history.jsonl.zst, commits.jsonl,
+/// final.jsonl).
 pub fn check_dir(dir: &Path, opts: &CheckOptions) -> Result<CheckReport, FileError> {
     check_files(
-        &dir.join(HISTORY_FILE),
+        &history_path(dir),
         &dir.join(COMMITS_FILE),
         &dir.join(FINAL_FILE),
         opts,
