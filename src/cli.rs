@@ -86,12 +86,27 @@ pub struct BenchHarnessArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct BenchCheckerArgs {
-    /// Client operations in the synthetic history.
+    /// Client operations per synthetic history (default: 1000000).
     #[arg(long, value_name = "N")]
-    pub ops: u64,
-    /// Keys (default: 100000, at most N).
+    pub ops: Option<u64>,
+    /// Measure this history shape (repeatable; default: every shape).
+    #[arg(long = "shape", value_name = "NAME")]
+    pub shapes: Vec<String>,
+    /// Keys (default: the shape's).
     #[arg(long, value_name = "K")]
     pub keys: Option<u64>,
+    /// Threads of the multi-threaded check (default: the cores available).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Also measure every shape at 10 N operations: time(10 N) / time(N).
+    #[arg(long)]
+    pub linearity: bool,
+    /// Measure the `check` of this cachecheck binary (e.g. an older build) instead of this one.
+    #[arg(long, value_name = "BIN")]
+    pub check_with: Option<PathBuf>,
+    /// Also measure this strategy directory of a real run (repeatable).
+    #[arg(long = "history-dir", value_name = "DIR")]
+    pub history_dirs: Vec<PathBuf>,
     /// Seed of the generator.
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
@@ -227,6 +242,9 @@ pub struct RunArgs {
     /// expectation).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write each history compressed, history.jsonl.zst (sets the workload's `compress`).
+    #[arg(long)]
+    pub compress: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -245,6 +263,12 @@ pub struct CheckArgs {
     /// Also write the expectations as JUnit XML to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Threads of the check (default: the cores available; 1: one thread).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Print the check's own speed on stderr: events, seconds, events/s, peak memory.
+    #[arg(long)]
+    pub stats: bool,
 }
 
 /// Parses arguments and runs the command. Errors print as one line with exit code 2.
@@ -280,7 +304,17 @@ fn init_tracing() {
 fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(a) => cmd_run(a),
-        Command::Check(a) => check_cmd::run(&a.dir, a.json, a.write, &a.expect, a.junit.as_deref()),
+        Command::Check(a) => check_cmd::run(
+            &a.dir,
+            a.json,
+            a.write,
+            &a.expect,
+            a.junit.as_deref(),
+            check_cmd::Speed {
+                threads: a.threads.map(usize::from),
+                stats: a.stats,
+            },
+        ),
         Command::Compare(a) => compare::run(&a.results, a.format),
         Command::Report(a) => report::run(&a.result, a.output.as_deref()),
         Command::TuneDelay(a) => cmd_tune(a),
@@ -292,10 +326,15 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Bench(BenchCommand::Checker(a)) => {
             crate::bench::checker::run(&crate::bench::checker::CheckerBench {
                 ops: a.ops,
+                shapes: a.shapes,
                 keys: a.keys,
                 seed: a.seed,
                 dir: a.dir,
                 json: a.json,
+                threads: a.threads,
+                linearity: a.linearity,
+                check_with: a.check_with,
+                history_dirs: a.history_dirs,
             })
         }
         Command::Bench(BenchCommand::Harness(a)) => {
@@ -366,6 +405,7 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
         toxiproxy_url: a.toxiproxy_url,
         quiet: a.quiet,
         no_history: false,
+        compress: a.compress,
     };
     // Validate everything before any server starts.
     run::resolve(&opts)?;

@@ -6,7 +6,7 @@ use crate::client::{run_client, Client, Stop};
 use crate::conn::{CacheConn, Conns, RoleAddrs};
 use crate::generator::{Generator, KeyDist, Values};
 use crate::history::files::{
-    write_jsonl, COMMITS_FILE, FINAL_FILE, HISTORY_FILE, PARTIAL_COMMITS_FILE,
+    write_jsonl, COMMITS_FILE, FINAL_FILE, HISTORY_FILE, HISTORY_ZST_FILE, PARTIAL_COMMITS_FILE,
 };
 use crate::history::recorder::{Clock, Recorder};
 use crate::history::{process, EventType, FinalState};
@@ -50,6 +50,8 @@ pub struct RunOptions {
     /// Do not record the history (clients do the same work; nothing is checked): for
     /// measuring what recording costs (`bench harness`).
     pub no_history: bool,
+    /// `--compress`: write history.jsonl.zst whatever the workload's `compress` says.
+    pub compress: bool,
 }
 
 /// What the clients did, counted by the recorder whether or not it wrote the history.
@@ -142,6 +144,9 @@ pub fn resolve(opts: &RunOptions) -> Result<Workload> {
             "--keep: only with --infra docker (local servers end with cachecheck; external ones are never stopped)"
         );
         w.file.infra.keep = true;
+    }
+    if opts.compress {
+        w.file.compress = true;
     }
     if !opts.strategies.is_empty() {
         let mut seen = std::collections::HashSet::new();
@@ -408,6 +413,8 @@ async fn run_strategy(
     let clock = Clock::start();
     let (rec, writer) = if no_history {
         Recorder::disabled(clock)
+    } else if f.compress {
+        Recorder::to_compressed_file(&dir.join(HISTORY_ZST_FILE), clock)?
     } else {
         Recorder::to_file(&dir.join(HISTORY_FILE), clock)?
     };
@@ -505,7 +512,7 @@ async fn run_strategy(
     }
     let commits = register::commits(&mut admin).await?;
     let _ = admin.disconnect().await;
-    writer.finish().context("cannot finish history.jsonl")?;
+    writer.finish().context("cannot finish the history")?;
     write_jsonl(&dir.join(COMMITS_FILE), &commits)?;
     write_jsonl(&dir.join(FINAL_FILE), &finals)?;
     std::fs::remove_file(dir.join(PARTIAL_COMMITS_FILE))?;

@@ -295,7 +295,9 @@ pub async fn tune(o: &TuneOptions, shutdown: CancellationToken) -> Result<Tuning
         if measured.is_some() {
             return Ok(Vec::new());
         }
-        let fills = fill_windows(&crate::history::files::history_path(&run_dir.join(&measure_dir)))?;
+        let fills = fill_windows(&crate::history::files::history_path(
+            &run_dir.join(&measure_dir),
+        ))?;
         anyhow::ensure!(
             !fills.hist.is_empty(),
             "{}: no cache fill was recorded, nothing to measure (fix: a workload with writes and reads of the same keys, read_fraction < 1)",

@@ -1,8 +1,9 @@
 //! `cachecheck bench`: performance measurements of the checker and of the harness.
 //!
 //! * [`sim`]: a synthetic history with anomalies of every kind in known numbers;
-//! * [`checker`]: `bench checker`, generates a history, checks it from the files, asserts the
-//!   counts, reports events/s, wall time and peak resident memory per operation;
+//! * [`checker`]: `bench checker`, generates a history of every shape, checks it from the
+//!   files with `cachecheck check` as a child process ([`measure`]), asserts the counts,
+//!   reports events/s, the ratio to a `wc -l` pass, and peak resident memory per operation;
 //! * [`harness`]: `bench harness`, one read-heavy workload with history recording on and off,
 //!   and `redis-benchmark` against the same Redis.
 //!
@@ -11,6 +12,7 @@
 
 pub mod checker;
 pub mod harness;
+pub mod measure;
 pub mod sim;
 
 /// Peak resident memory of this process so far, in bytes (`getrusage`).

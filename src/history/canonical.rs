@@ -31,7 +31,11 @@ pub fn event_prefix(s: &[u8]) -> Option<(EventRef<'_>, usize)> {
         _ => return None,
     };
     c.eat(b",\"f\":\"")?;
-    let f = std::str::from_utf8(c.plain_str()?).ok()?;
+    let f = match c.plain_str()? {
+        b"read" => "read",
+        b"write" => "write",
+        other => std::str::from_utf8(other).ok()?,
+    };
     c.eat(b",\"key\":")?;
     let key = c.opt_int()?;
     c.eat(b",\"value\":")?;
@@ -108,7 +112,7 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    #[inline]
+    #[inline(always)]
     fn eat<const N: usize>(&mut self, lit: &[u8; N]) -> Option<()> {
         if self.s[self.i..].first_chunk::<N>() == Some(lit) {
             self.i += N;
@@ -119,7 +123,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Digits without a leading zero (JSON's rule), no overflow.
-    #[inline]
+    #[inline(always)]
     fn uint(&mut self) -> Option<u64> {
         let s = &self.s[self.i..];
         let mut n: u64 = 0;
@@ -149,7 +153,7 @@ impl<'a> Cursor<'a> {
         Some(n)
     }
 
-    #[inline]
+    #[inline(always)]
     fn int(&mut self) -> Option<i64> {
         let neg = self.eat(b"-").is_some();
         let n = i64::try_from(self.uint()?).ok()?;
@@ -160,7 +164,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn opt_int(&mut self) -> Option<Option<i64>> {
         if self.eat(b"null").is_some() {
             Some(None)
@@ -171,7 +175,7 @@ impl<'a> Cursor<'a> {
 
     /// The rest of a string whose opening quote was eaten, if it has no escapes or control
     /// characters; eats the closing quote.
-    #[inline]
+    #[inline(always)]
     fn plain_str(&mut self) -> Option<&'a [u8]> {
         let rest = &self.s[self.i..];
         let len = rest

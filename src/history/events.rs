@@ -230,7 +230,8 @@ fn parse_block(bytes: &[u8], last: bool) -> Parsed {
     let mut local = 0usize;
     while start < bytes.len() {
         let rest = &bytes[start..];
-        let fast = canonical::event_prefix(rest).filter(|(_, used)| rest.get(*used) == Some(&b'\n'));
+        let fast =
+            canonical::event_prefix(rest).filter(|(_, used)| rest.get(*used) == Some(&b'\n'));
         let (ev, used) = match fast {
             Some((ev, used)) => (Some(ev), used + 1),
             None => {
@@ -281,8 +282,9 @@ fn parse_block(bytes: &[u8], last: bool) -> Parsed {
 type BlockResult = (u64, Result<Parsed, std::io::Error>);
 
 /// [`for_each_event`] with `workers` threads reading and parsing blocks of the file while the
-/// calling thread runs `f` on their events in file order. The same events, indexes, errors and
-/// stats as [`for_each_event`]; `workers` 0 is [`for_each_event`] itself.
+/// calling thread runs `f` on their events in file order (and parses a block itself whenever
+/// the next one is not ready). The same events, indexes, errors and stats as
+/// [`for_each_event`]; `workers` 0 is [`for_each_event`] itself.
 pub fn for_each_event_par<F>(path: &Path, workers: usize, mut f: F) -> Result<ReadStats, FileError>
 where
     F: FnMut(usize, EventRef<'_>) -> Result<(), String>,
@@ -325,7 +327,7 @@ where
             });
         }
         drop(tx);
-        let result = consume(path, &rx, &tokens_tx, &mut f);
+        let result = consume(path, &rx, &tokens_tx, &cutter, &mut f);
         drop(tokens_tx); // wakes workers waiting for a token: they stop
         drop(rx);
         let truncated = cutter.lock().map(|c| c.reader.truncated()).unwrap_or(false);
@@ -341,6 +343,7 @@ fn consume<F>(
     path: &Path,
     rx: &mpsc::Receiver<BlockResult>,
     tokens: &mpsc::SyncSender<()>,
+    cutter: &Mutex<Cutter>,
     f: &mut F,
 ) -> Result<ReadStats, FileError>
 where
@@ -350,12 +353,32 @@ where
     let mut waiting: BTreeMap<u64, Result<Parsed, std::io::Error>> = BTreeMap::new();
     let mut next = 0u64;
     let mut base = 0usize;
-    for (seq, block) in rx {
-        waiting.insert(seq, block);
+    loop {
+        // The next block: from the workers, else parsed here, else waited for.
+        if !waiting.contains_key(&next) {
+            while let Ok((seq, block)) = rx.try_recv() {
+                waiting.insert(seq, block);
+            }
+        }
+        if !waiting.contains_key(&next) {
+            let own = cutter.lock().ok().and_then(|mut c| c.next());
+            match own {
+                Some((seq, bytes, last)) => {
+                    waiting.insert(seq, bytes.map(|b| parse_block(&b, last)));
+                }
+                None => match rx.recv() {
+                    Ok((seq, block)) => {
+                        waiting.insert(seq, block);
+                    }
+                    Err(_) => return Ok(stats), // every block was taken and consumed
+                },
+            }
+            continue;
+        }
         while let Some(block) = waiting.remove(&next) {
             next += 1;
-            let p = block
-                .map_err(|e| FileError::new(path, base + 1, format!("cannot read: {e}")))?;
+            let p =
+                block.map_err(|e| FileError::new(path, base + 1, format!("cannot read: {e}")))?;
             for s in &p.slots {
                 let idx = base + s.line as usize;
                 let name = &p.names[s.f_start as usize..(s.f_start + s.f_len) as usize];
@@ -378,10 +401,9 @@ where
                 stats.torn_last_line = Some(base + line + 1);
             }
             base += p.lines;
-            let _ = tokens.send(());
+            let _ = tokens.try_send(());
         }
     }
-    Ok(stats)
 }
 
 #[cfg(test)]
@@ -429,7 +451,10 @@ mod tests {
             std::fs::write(&p, history(30_000, tail)).unwrap();
             let want = read(&p, 0);
             if name == "bad" {
-                assert!(want.as_ref().unwrap_err().contains("line 30001"), "{want:?}");
+                assert!(
+                    want.as_ref().unwrap_err().contains("line 30001"),
+                    "{want:?}"
+                );
             } else {
                 assert!(want.as_ref().unwrap().0.len() > 20_000, "{name}");
             }
@@ -437,8 +462,11 @@ mod tests {
                 assert!(read(&p, workers) == want, "{name} with {workers} workers");
             }
             let z = dir.path().join(format!("{name}.jsonl.zst"));
-            std::fs::write(&z, zstd::encode_all(&std::fs::read(&p).unwrap()[..], 1).unwrap())
-                .unwrap();
+            std::fs::write(
+                &z,
+                zstd::encode_all(&std::fs::read(&p).unwrap()[..], 1).unwrap(),
+            )
+            .unwrap();
             let mut got = read(&z, 2);
             if let Err(e) = &mut got {
                 *e = e.replace(".jsonl.zst", ".jsonl");

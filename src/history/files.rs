@@ -205,10 +205,16 @@ fn read_jsonl<T: for<'de> Deserialize<'de>>(
 ) -> Result<Vec<T>, FileError> {
     let file = std::fs::File::open(path)
         .map_err(|e| FileError::new(path, 0, format!("cannot read: {e}")))?;
-    let mut out = Vec::new();
+    // Room for the shortest records: capacity that is never touched costs no memory, and the
+    // vector is never copied as it grows.
+    let len = file.metadata().map_or(0, |m| m.len());
+    let mut out = Vec::with_capacity(usize::try_from(len / 30).unwrap_or(0));
     for_each_line(file, path, |i, line, _| {
         let line = trim_line(line);
-        let start = line.iter().take_while(|b| matches!(b, b' ' | b'\t')).count();
+        let start = line
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t'))
+            .count();
         let line = &line[start..];
         if line.is_empty() {
             return Ok(());
@@ -336,11 +342,18 @@ mod tests {
         std::fs::write(&f, b"{\"key\":1,\"db\":1,\"cache\":null}\n{\"key\":\xc3(\n").unwrap();
         let err = read_final(&f).unwrap_err();
         assert_eq!(err.line, 2, "{err}");
-        assert!(err.to_string().contains("final.jsonl line 2: not UTF-8"), "{err}");
+        assert!(
+            err.to_string().contains("final.jsonl line 2: not UTF-8"),
+            "{err}"
+        );
         // A bad record that is UTF-8 still names its line.
         std::fs::write(&f, "{\"key\":1,\"db\":1,\"cache\":null}\n{\"key\":\"x\"}\n").unwrap();
         let err = read_final(&f).unwrap_err();
-        assert!(err.to_string().contains("final.jsonl line 2: not a final-state record"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("final.jsonl line 2: not a final-state record"),
+            "{err}"
+        );
     }
 
     fn zst(plain: &[u8]) -> Vec<u8> {
@@ -368,7 +381,10 @@ mod tests {
         // A bad line names the compressed file and the line.
         std::fs::write(&p, zst(format!("{LINE}\n{{}}\n").as_bytes())).unwrap();
         let err = for_each_event(&p, |_, _| Ok(())).unwrap_err();
-        assert!(err.to_string().contains("history.jsonl.zst line 2"), "{err}");
+        assert!(
+            err.to_string().contains("history.jsonl.zst line 2"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -378,7 +394,12 @@ mod tests {
         let p = dir.path().join(HISTORY_ZST_FILE);
         let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
         for i in 0..100 {
-            writeln!(enc, "{}", LINE.replace("\"time\":1", &format!("\"time\":{i}"))).unwrap();
+            writeln!(
+                enc,
+                "{}",
+                LINE.replace("\"time\":1", &format!("\"time\":{i}"))
+            )
+            .unwrap();
         }
         enc.flush().unwrap(); // what a killed writer leaves: flushed blocks, no frame end
         write!(enc, "{{\"time\":100,\"pro").unwrap();
@@ -390,7 +411,10 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert_eq!((n, st.torn_last_line, st.truncated_stream), (100, Some(101), true));
+        assert_eq!(
+            (n, st.torn_last_line, st.truncated_stream),
+            (100, Some(101), true)
+        );
         // Garbage after the magic number is an error, not a silent end.
         let mut bad = zst(b"x\n")[..4].to_vec();
         bad.extend_from_slice(&[0xff; 64]);

@@ -391,7 +391,10 @@ mod tests {
         let (zk, truncated) = keys(&zst);
         assert_eq!(pk, zk);
         assert!(!truncated, "a finished stream is complete");
-        let (p, z) = (plain.metadata().unwrap().len(), zst.metadata().unwrap().len());
+        let (p, z) = (
+            plain.metadata().unwrap().len(),
+            zst.metadata().unwrap().len(),
+        );
         assert!(z * 5 < p, "compressed {z} B vs plain {p} B");
     }
 
