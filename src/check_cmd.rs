@@ -109,6 +109,7 @@ pub fn run(
 ) -> Result<u8> {
     let started = std::time::Instant::now();
     let threads = speed.threads.unwrap_or_else(checker::default_threads);
+    anyhow::ensure!(threads >= 1, "--threads: must be at least 1");
     let mut events = 0u64;
     let expect: Vec<Expectation> = expect
         .iter()

@@ -264,8 +264,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
     /// Threads of the check (default: the cores available; 1: one thread).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    pub threads: Option<u16>,
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
     /// Print the check's own speed on stderr: events, seconds, events/s, peak memory.
     #[arg(long)]
     pub stats: bool,
@@ -311,7 +311,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             &a.expect,
             a.junit.as_deref(),
             check_cmd::Speed {
-                threads: a.threads.map(usize::from),
+                threads: a.threads,
                 stats: a.stats,
             },
         ),

@@ -215,3 +215,33 @@ fn bench_harness_zero_rounds_is_one_line_exit_2() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("--rounds"), "{err}");
 }
+
+#[test]
+fn check_stats_prints_events_seconds_speed_and_memory_on_stderr() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, exp) = write_shape("default", 5000, tmp.path());
+    let d = tmp.path().to_str().unwrap();
+    for threads in ["1", "2"] {
+        let (code, out, err) = cachecheck(&["check", d, "--stats", "--threads", threads], None);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains("stale"),
+            "the table still goes to stdout: {out}"
+        );
+        let line = err.lines().find(|l| l.starts_with("stats: ")).expect(&err);
+        assert!(
+            line.starts_with(&format!("stats: {} events, ", exp.lines)),
+            "{line}"
+        );
+        for needle in [" s, ", " events/s, peak memory ", " MB, "] {
+            assert!(line.contains(needle), "{needle}: {line}");
+        }
+    }
+    let (code, out, _) = cachecheck(&["check", d], None);
+    assert_eq!(code, 0);
+    assert!(!out.contains("stats:"));
+    let (code, _, err) = cachecheck(&["check", d, "--threads", "0"], None);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("--threads"), "{err}");
+}
