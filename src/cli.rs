@@ -107,6 +107,9 @@ pub struct BenchCheckerArgs {
     /// Also measure this strategy directory of a real run (repeatable).
     #[arg(long = "history-dir", value_name = "DIR")]
     pub history_dirs: Vec<PathBuf>,
+    /// Measurements per history; the medians are reported (default: 1).
+    #[arg(long, value_name = "N")]
+    pub rounds: Option<u32>,
     /// Seed of the generator.
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
@@ -335,6 +338,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 linearity: a.linearity,
                 check_with: a.check_with,
                 history_dirs: a.history_dirs,
+                rounds: a.rounds,
             })
         }
         Command::Bench(BenchCommand::Harness(a)) => {

@@ -51,6 +51,18 @@ pub struct CheckerBench {
     pub check_with: Option<PathBuf>,
     /// Run directories not generated here (real runs) to measure as well.
     pub history_dirs: Vec<PathBuf>,
+    /// Measurements per history (default 1); the medians are reported.
+    pub rounds: Option<u32>,
+}
+
+/// How the checks are run: which binary, with how many threads, how often.
+struct How {
+    bin: PathBuf,
+    threads: usize,
+    /// `--check-with` an older build: its `check` may not know `--threads`, so it runs as it
+    /// is (once per round; the 1-thread figure is the same run).
+    plain: bool,
+    rounds: u32,
 }
 
 /// One history measured. `--json` prints `{"schema_version":2,"threads":2,"rows":[...]}`, a
@@ -134,6 +146,14 @@ pub fn run(b: &CheckerBench) -> Result<u8> {
         None => std::env::current_exe().context("cannot find this program's own binary")?,
     };
     let threads = b.threads.unwrap_or_else(crate::checker::default_threads);
+    let rounds = b.rounds.unwrap_or(1);
+    ensure!(rounds >= 1, "--rounds: must be at least 1");
+    let how = How {
+        bin,
+        threads,
+        plain: b.check_with.is_some(),
+        rounds,
+    };
     let tmp;
     let root = match &b.dir {
         Some(d) => {
@@ -152,9 +172,9 @@ pub fn run(b: &CheckerBench) -> Result<u8> {
     let keep = b.dir.is_some();
     let mut rows = Vec::new();
     for shape in shapes {
-        let mut row = generated(&bin, &root, shape, ops, b, threads, keep)?;
+        let mut row = generated(&how, &root, shape, ops, b, keep)?;
         if b.linearity {
-            let big = generated(&bin, &root, shape, ops * 10, b, threads, keep)?;
+            let big = generated(&how, &root, shape, ops * 10, b, keep)?;
             row.time_10x_ratio = Some(big.check_s / row.check_s.max(1e-9));
             rows.push(row);
             rows.push(big);
@@ -169,7 +189,7 @@ pub fn run(b: &CheckerBench) -> Result<u8> {
         eprintln!();
     }
     for d in &b.history_dirs {
-        rows.push(measured(&bin, d, "real run", None, 0.0, threads)?);
+        rows.push(measured(&how, d, "real run", None, 0.0)?);
     }
     if b.json {
         let out = Output {
@@ -179,7 +199,7 @@ pub fn run(b: &CheckerBench) -> Result<u8> {
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        print!("{}", text(&rows, threads));
+        print!("{}", text(&rows, &how));
         if keep {
             println!("run directories: {}", root.display());
         }
@@ -201,12 +221,11 @@ pub fn run(b: &CheckerBench) -> Result<u8> {
 
 /// Generates one shape at `ops` operations and measures it.
 fn generated(
-    bin: &Path,
+    how: &How,
     root: &Path,
     shape: &Shape,
     ops: u64,
     b: &CheckerBench,
-    threads: usize,
     keep: bool,
 ) -> Result<Row> {
     let dir = root.join(format!("{}-{ops}", shape.name));
@@ -221,7 +240,7 @@ fn generated(
     let exp = sim::write_dir(&cfg, &dir)
         .with_context(|| format!("{}: cannot write the history", dir.display()))?;
     let generate_s = t0.elapsed().as_secs_f64();
-    let mut row = measured(bin, &dir, shape.name, Some(&exp), generate_s, threads)?;
+    let mut row = measured(how, &dir, shape.name, Some(&exp), generate_s)?;
     row.keys = cfg.keys;
     row.clients = cfg.processes;
     if !keep {
@@ -232,20 +251,38 @@ fn generated(
 
 /// Measures `check` of one run directory against `wc -l` of its history.
 fn measured(
-    bin: &Path,
+    how: &How,
     dir: &Path,
     shape: &str,
     exp: Option<&Expected>,
     generate_s: f64,
-    threads: usize,
 ) -> Result<Row> {
     let history = history_path(dir);
     let history_bytes = std::fs::metadata(&history).map(|m| m.len()).unwrap_or(0);
-    let wc_before = measure::wc_l(&history)?;
-    let one = check(bin, dir, Some(1))?;
-    let many = check(bin, dir, Some(threads))?;
-    let wc_l_s = wc_before.min(measure::wc_l(&history)?);
-    let (report, v1) = (json_of(&many)?, json_of(&one)?);
+    let (mut wcs, mut ones, mut manys) = (Vec::new(), Vec::new(), Vec::new());
+    let mut identical = true;
+    let mut report = serde_json::Value::Null;
+    for _ in 0..how.rounds {
+        wcs.push(measure::wc_l(&history)?);
+        let many = if how.plain {
+            check(&how.bin, dir, None)?
+        } else {
+            check(&how.bin, dir, Some(how.threads))?
+        };
+        let one = if how.plain {
+            many.clone()
+        } else {
+            check(&how.bin, dir, Some(1))?
+        };
+        let (m, o) = (json_of(&many)?, json_of(&one)?);
+        identical &= m == o && (report.is_null() || report == m);
+        report = m;
+        ones.push(one);
+        manys.push(many);
+    }
+    let wc_l_s = median(wcs);
+    let one = median_took(ones);
+    let many = median_took(manys);
     let found: AnomalyCounts = serde_json::from_value(report["anomalies"].clone())
         .context("check --json printed no anomaly counts")?;
     let ops_of = |k: &str| report["ops"][k]["invoke"].as_u64().unwrap_or(0);
@@ -272,7 +309,7 @@ fn measured(
         events_per_s: events as f64 / many.wall_s.max(1e-9),
         peak_rss_bytes: many.peak_rss_bytes,
         rss_bytes_per_op: many.peak_rss_bytes as f64 / found_ops.max(1) as f64,
-        reports_identical: report == v1,
+        reports_identical: identical,
         counts_match,
         expected: exp.map(|e| e.anomalies.clone()),
         found,
@@ -302,6 +339,17 @@ fn check(bin: &Path, dir: &Path, threads: Option<usize>) -> Result<Took> {
     Ok(t)
 }
 
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The run of median wall time (its CPU time and memory with it).
+fn median_took(mut v: Vec<Took>) -> Took {
+    v.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
+    v.swap_remove(v.len() / 2)
+}
+
 fn json_of(t: &Took) -> Result<serde_json::Value> {
     serde_json::from_slice(&t.stdout).context("check --json printed no JSON")
 }
@@ -318,7 +366,7 @@ fn count_events(report: &serde_json::Value) -> u64 {
     n
 }
 
-fn text(rows: &[Row], threads: usize) -> String {
+fn text(rows: &[Row], how: &How) -> String {
     let mut s = format!(
         "{:<14} {:>9} {:>8} {:>5} {:>7} {:>7} {:>7} {:>6} {:>9} {:>6} {:>6} {:>5}  counts\n",
         "shape",
@@ -361,9 +409,21 @@ fn text(rows: &[Row], threads: usize) -> String {
             r.time_10x_ratio.map_or("-".to_string(), |x| format!("{x:.1}")),
         ));
     }
+    let run = if how.plain {
+        format!("`{} check DIR --json`", how.bin.display())
+    } else {
+        format!("`cachecheck check DIR --json --threads {}`", how.threads)
+    };
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
     s.push_str(&format!(
-        "check s: `cachecheck check DIR --json --threads {threads}` (wall, one process); 1t s: with --threads 1\n\
-         targets: ratio <= 8 (check within 8x one `wc -l` pass), 10x <= 11, B/op <= 150\n"
+        "check s: {run} (wall, one process; median of {} round(s)); 1t s: with --threads 1; load average {load}\n\
+         targets: ratio <= 8 (check within 8x one `wc -l` pass), 10x <= 11, B/op <= 150\n",
+        how.rounds
     ));
     s
 }

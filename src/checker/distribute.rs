@@ -11,6 +11,7 @@
 use super::fasthash::FastMap;
 use super::ops::{Op, Outcome};
 use super::truth::{position, KeyData, NO_ACK, NO_IDX, POS_NONE};
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 /// A key's operations: a slice of the run's one array of operations (see the module doc).
@@ -116,27 +117,16 @@ pub fn distribute(keys: &mut [KeyData], chunks: Vec<Vec<Op>>, threads: usize) ->
         }
         part_len.push(at);
     }
-    let mut flat = vec![Op::UNSET; total];
-    let mut dup = FirstOf::default();
+    // The array is written in place, slot by slot: its pages are touched (and the chunks
+    // freed) as the moves go, so the peak is about one array, not two.
+    let mut flat: Vec<Op> = Vec::with_capacity(total);
     {
-        // Cut the array and the keys into the ranges' parts.
-        let mut flat_parts = Vec::with_capacity(parts);
-        let mut rest: &mut [Op] = &mut flat;
-        for &n in &part_len {
-            let (a, b) = rest.split_at_mut(n);
-            flat_parts.push(a);
-            rest = b;
-        }
-        let mut cursors: Vec<&mut [usize]> = Vec::with_capacity(parts);
-        let mut rest: &mut [usize] = &mut starts;
-        for w in bounds.windows(2) {
-            let (a, b) = rest.split_at_mut(w[1] - w[0]);
-            cursors.push(a);
-            rest = b;
-        }
+        let spare = &mut flat.spare_capacity_mut()[..total];
+        let mut dst_parts = split_parts(spare, part_len.iter().copied());
+        let mut cursors = split_parts(&mut starts, bounds.windows(2).map(|w| w[1] - w[0]));
         // Chunk by chunk, each freed once moved, every part taking its keys' ops.
         for chunk in chunks {
-            let work = flat_parts
+            let work = dst_parts
                 .iter_mut()
                 .zip(cursors.iter_mut())
                 .zip(bounds.windows(2));
@@ -153,15 +143,28 @@ pub fn distribute(keys: &mut [KeyData], chunks: Vec<Vec<Op>>, threads: usize) ->
                 }
             });
         }
-        // Resolve each part's keys against their versions.
-        let mut key_parts: Vec<(&mut [KeyData], &[usize])> = Vec::with_capacity(parts);
-        let mut rest: &mut [KeyData] = keys;
-        for w in bounds.windows(2) {
-            let (a, b) = rest.split_at_mut(w[1] - w[0]);
-            key_parts.push((a, &counts[w[0]..w[1]]));
-            rest = b;
+    }
+    // Every slot was written once: each key's cursor ran from its start to its start + count.
+    for (w, &len) in bounds.windows(2).zip(&part_len) {
+        let mut end = 0usize;
+        for k in w[0]..w[1] {
+            end += counts[k];
+            assert_eq!(starts[k], end, "key {k}: its operations were not all moved");
         }
-        let work = key_parts.into_iter().zip(flat_parts);
+        assert_eq!(end, len);
+    }
+    // SAFETY: the `total` slots were initialised by `scatter` (checked just above: the cursors
+    // of every key ended exactly where the next key's slots begin, and the parts tile the array).
+    unsafe { flat.set_len(total) };
+    let mut dup = FirstOf::default();
+    {
+        // Resolve each part's keys against their versions.
+        let op_parts = split_parts(&mut flat, part_len.iter().copied());
+        let key_parts = split_parts(keys, bounds.windows(2).map(|w| w[1] - w[0]));
+        let work = key_parts
+            .into_iter()
+            .zip(bounds.windows(2).map(|w| &counts[w[0]..w[1]]))
+            .zip(op_parts);
         let found: Vec<FirstOf> = if parts == 1 {
             work.map(|((k, n), o)| resolve_part(k, n, o)).collect()
         } else {
@@ -191,10 +194,22 @@ pub fn distribute(keys: &mut [KeyData], chunks: Vec<Vec<Op>>, threads: usize) ->
     dup
 }
 
+/// `slice` cut into consecutive parts of the given lengths.
+fn split_parts<T>(slice: &mut [T], lens: impl Iterator<Item = usize>) -> Vec<&mut [T]> {
+    let mut out = Vec::new();
+    let mut rest = slice;
+    for n in lens {
+        let (a, b) = std::mem::take(&mut rest).split_at_mut(n);
+        out.push(a);
+        rest = b;
+    }
+    out
+}
+
 /// Moves the ops of keys `lo..hi` from `chunk` to their places in `dst`, advancing `cur`
 /// (indexed by key - lo). Each move touches a random key: prefetching the destination a few
 /// ops ahead lets the cache misses overlap.
-fn scatter(chunk: &[Op], dst: &mut [Op], cur: &mut [usize], lo: u32, hi: u32) {
+fn scatter(chunk: &[Op], dst: &mut [MaybeUninit<Op>], cur: &mut [usize], lo: u32, hi: u32) {
     const AHEAD: usize = 8;
     for (i, op) in chunk.iter().enumerate() {
         if let Some(next) = chunk.get(i + AHEAD) {
@@ -207,7 +222,7 @@ fn scatter(chunk: &[Op], dst: &mut [Op], cur: &mut [usize], lo: u32, hi: u32) {
         let k = op.key_ix();
         if (lo..hi).contains(&k) {
             let c = &mut cur[(k - lo) as usize];
-            dst[*c] = *op;
+            dst[*c].write(*op);
             *c += 1;
         }
     }

@@ -3,8 +3,9 @@
 //!
 //! # Layout
 //!
-//! * [`ops`]: pairs the history's events into operations, grouped per key, resolved against
-//!   the ground truth ([`truth`]: committed versions per key, acknowledgement times).
+//! * [`ops`]: pairs the history's events into operations, grouped per key ([`distribute`]: one
+//!   array in key order, on threads), resolved against the ground truth ([`truth`]: committed
+//!   versions per key, acknowledgement times).
 //! * One file per checker, each a pure function `Input -> Findings` registered in [`CHECKERS`]:
 //!   [`stale`] (stale reads, staleness), [`window`] (inconsistency windows), [`session`]
 //!   (monotonic reads, read-your-writes), [`values`] (dirty, impossible reads, lost writes),

@@ -57,22 +57,6 @@ pub struct Op {
 }
 
 impl Op {
-    /// A placeholder, overwritten before anyone reads it.
-    pub(crate) const UNSET: Op = Op {
-        inv_ns: 0,
-        cmp_ns: 0,
-        value: 0,
-        inv_idx: NO_IDX,
-        cmp_idx: NO_IDX,
-        process: 0,
-        pos: POS_NONE,
-        write: false,
-        outcome: Outcome::Info,
-        source: None,
-        has_value: false,
-        key_ix: 0,
-    };
-
     /// The key's index in [`Keys`].
     pub(crate) fn key_ix(&self) -> u32 {
         self.key_ix

@@ -145,8 +145,8 @@ where
 
 /// Bytes per block handed to a worker (cut at a newline).
 const BLOCK: usize = 1 << 20;
-/// Blocks read ahead of the consumer at most (bounds the memory: about 1.5 MiB each).
-const IN_FLIGHT: usize = 8;
+/// Blocks read ahead of the consumer at most (bounds the memory: about 2 MiB each, parsed).
+const IN_FLIGHT: usize = 4;
 
 /// One event parsed by a worker; `f` is a range of its block's `names`.
 #[derive(Clone, Copy)]
