@@ -82,6 +82,9 @@ pub struct BenchHarnessArgs {
     /// Print the figures as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Record the history compressed (history.jsonl.zst), as `run --compress`.
+    #[arg(long)]
+    pub compress: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -348,6 +351,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 requests: a.requests,
                 rounds: a.rounds,
                 json: a.json,
+                compress: a.compress,
             })
         }
         Command::Strategies => {

@@ -37,6 +37,8 @@ pub struct HarnessBench {
     /// Pairs of runs, alternating which goes first; medians are reported.
     pub rounds: u32,
     pub json: bool,
+    /// Record the history compressed (history.jsonl.zst) in the recording-on runs.
+    pub compress: bool,
 }
 
 /// One run's throughput.
@@ -103,6 +105,7 @@ pub fn run(b: &HarnessBench) -> Result<u8> {
         duration_s: b.duration_s,
         infra: Some(InfraKind::Local),
         quiet: true,
+        compress: b.compress,
         ..Default::default()
     };
     let mut w = run::resolve(&base)?;
