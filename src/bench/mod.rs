@@ -1,6 +1,7 @@
 //! `cachecheck bench`: performance measurements of the checker and of the harness.
 //!
-//! * [`sim`]: a synthetic history with anomalies of every kind in known numbers;
+//! * [`sim`]: a synthetic history with anomalies of every kind in known numbers; [`shapes`]:
+//!   the named configurations of it that `bench checker` measures;
 //! * [`checker`]: `bench checker`, generates a history of every shape, checks it from the
 //!   files with `cachecheck check` as a child process ([`measure`]), asserts the counts,
 //!   reports events/s, the ratio to a `wc -l` pass, and peak resident memory per operation;
@@ -13,6 +14,7 @@
 pub mod checker;
 pub mod harness;
 pub mod measure;
+pub mod shapes;
 pub mod sim;
 
 /// Peak resident memory of this process so far, in bytes (`getrusage`).
