@@ -108,16 +108,37 @@ pub struct BenchHarnessArgs {
     /// Print the figures as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Record the history compressed (history.jsonl.zst), as `run --compress`.
+    #[arg(long)]
+    pub compress: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct BenchCheckerArgs {
-    /// Client operations in the synthetic history.
+    /// Client operations per synthetic history (default: 1000000).
     #[arg(long, value_name = "N")]
-    pub ops: u64,
-    /// Keys (default: 100000, at most N).
+    pub ops: Option<u64>,
+    /// Measure this history shape (repeatable; default: every shape).
+    #[arg(long = "shape", value_name = "NAME")]
+    pub shapes: Vec<String>,
+    /// Keys (default: the shape's).
     #[arg(long, value_name = "K")]
     pub keys: Option<u64>,
+    /// Threads of the multi-threaded check (default: the cores available).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Also measure every shape at 10 N operations: time(10 N) / time(N).
+    #[arg(long)]
+    pub linearity: bool,
+    /// Measure the `check` of this cachecheck binary (e.g. an older build) instead of this one.
+    #[arg(long, value_name = "BIN")]
+    pub check_with: Option<PathBuf>,
+    /// Also measure this strategy directory of a real run (repeatable).
+    #[arg(long = "history-dir", value_name = "DIR")]
+    pub history_dirs: Vec<PathBuf>,
+    /// Measurements per history; the medians are reported (default: 1).
+    #[arg(long, value_name = "N")]
+    pub rounds: Option<u32>,
     /// Seed of the generator.
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
@@ -270,6 +291,9 @@ pub struct RunArgs {
     /// expectation).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write each history compressed, history.jsonl.zst (sets the workload's `compress`).
+    #[arg(long)]
+    pub compress: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -292,6 +316,12 @@ pub struct CheckArgs {
     /// A foreign history (Jepsen EDN, Porcupine's formats) instead of a result directory.
     #[command(flatten)]
     pub foreign: crate::foreign_cmd::ForeignArgs,
+    /// Threads of the check (default: the cores available; 1: one thread).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Print the check's own speed on stderr: events, seconds, events/s, peak memory.
+    #[arg(long)]
+    pub stats: bool,
 }
 
 /// Parses arguments and runs the command. Errors print as one line with exit code 2.
@@ -334,7 +364,17 @@ fn dispatch(cli: Cli) -> Result<u8> {
             a.write || !a.expect.is_empty() || a.junit.is_some(),
         )? {
             Some(code) => Ok(code),
-            None => check_cmd::run(&a.dir, a.json, a.write, &a.expect, a.junit.as_deref()),
+            None => check_cmd::run(
+                &a.dir,
+                a.json,
+                a.write,
+                &a.expect,
+                a.junit.as_deref(),
+                check_cmd::Speed {
+                    threads: a.threads,
+                    stats: a.stats,
+                },
+            ),
         },
         Command::Compare(a) => compare::run(&a.results, a.format),
         Command::Report(a) => report::run_with(&a.result, a.output.as_deref(), &a.foreign),
@@ -348,10 +388,16 @@ fn dispatch(cli: Cli) -> Result<u8> {
         Command::Bench(BenchCommand::Checker(a)) => {
             crate::bench::checker::run(&crate::bench::checker::CheckerBench {
                 ops: a.ops,
+                shapes: a.shapes,
                 keys: a.keys,
                 seed: a.seed,
                 dir: a.dir,
                 json: a.json,
+                threads: a.threads,
+                linearity: a.linearity,
+                check_with: a.check_with,
+                history_dirs: a.history_dirs,
+                rounds: a.rounds,
             })
         }
         Command::Bench(BenchCommand::Harness(a)) => {
@@ -361,6 +407,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 requests: a.requests,
                 rounds: a.rounds,
                 json: a.json,
+                compress: a.compress,
             })
         }
         Command::Bench(BenchCommand::Linearizability(a)) => {
@@ -393,6 +440,7 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
         db_url: a.db_url,
         redis_url: a.redis_url,
         toxiproxy_url: a.toxiproxy_url,
+        compress: a.compress,
         ..Default::default()
     };
     // The whole configuration, validated once, before any server starts.

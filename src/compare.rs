@@ -28,7 +28,7 @@
 
 use crate::checker::registry::{self, Figure};
 use crate::expect;
-use crate::history::files::HISTORY_FILE;
+use crate::history::files::find_history;
 use crate::output::{self, verdict_name};
 use crate::summary::{Summary, SUMMARY_FILE};
 pub use registry::Better;
@@ -108,7 +108,7 @@ pub fn summary_files(input: &Path) -> Result<Vec<PathBuf>, String> {
     if input.is_file() {
         return Ok(vec![input.to_path_buf()]);
     }
-    let is_strategy = |d: &Path| d.join(SUMMARY_FILE).exists() || d.join(HISTORY_FILE).exists();
+    let is_strategy = |d: &Path| d.join(SUMMARY_FILE).exists() || find_history(d).is_some();
     if is_strategy(input) {
         return Ok(vec![input.join(SUMMARY_FILE)]);
     }

@@ -45,6 +45,8 @@ pub struct Overrides {
     pub trace_steps: Option<bool>,
     /// Connect without fault proxies whatever the workload says (`bench harness`).
     pub direct: Option<bool>,
+    /// `--compress`: write history.jsonl.zst whatever the workload's `compress` says.
+    pub compress: bool,
 }
 
 /// A configuration error: in the workload file, or in a flag.
@@ -119,6 +121,8 @@ pub struct RunConfig {
     pub op_timeout_ms: u64,
     pub settle_ms: u64,
     pub trace_steps: bool,
+    /// Write `history.jsonl.zst` instead of `history.jsonl`.
+    pub compress: bool,
     pub strategies: Vec<StrategyRun>,
     /// The fault schedule (`[[nemesis]]`).
     pub faults: Vec<FaultSpec>,
@@ -269,6 +273,7 @@ fn build(text: &str, path: &Path, o: &Overrides) -> Result<RunConfig, ConfigErro
         op_timeout_ms: f.op_timeout_ms,
         settle_ms: f.settle_ms,
         trace_steps: f.trace_steps,
+        compress: f.compress,
         strategies,
         faults,
         infra: f.infra,
@@ -300,6 +305,9 @@ fn apply(
     }
     if let Some(d) = o.direct {
         f.infra.direct = d;
+    }
+    if o.compress {
+        f.compress = true;
     }
     let urls = [
         ("--db-url", "infra.db_url", &o.db_url, &mut f.infra.db_url),

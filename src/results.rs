@@ -3,7 +3,7 @@
 //! result, and replacing a file in one atomically. Shared by `run`, `check`, `report`,
 //! `timeline` and `compare`.
 
-use crate::history::files::HISTORY_FILE;
+use crate::history::files::{find_history, HISTORY_FILE};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -89,10 +89,11 @@ pub fn update_latest(out: &Path, run_dir: &Path) {
     }
 }
 
-/// The strategy directories under `dir`: `dir` itself if it holds a history, else its
+/// The strategy directories under `dir`: `dir` itself if it holds a history (plain or
+/// compressed), else its
 /// subdirectories that do (a run directory), in name order.
 pub fn strategy_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
-    if dir.join(HISTORY_FILE).is_file() {
+    if find_history(dir).is_some() {
         return Ok(vec![dir.to_path_buf()]);
     }
     let entries = std::fs::read_dir(dir).map_err(|e| {
@@ -103,7 +104,7 @@ pub fn strategy_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     })?;
     let mut out: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join(HISTORY_FILE).is_file())
+        .filter(|p| find_history(p).is_some())
         .collect();
     out.sort();
     anyhow::ensure!(

@@ -2,7 +2,7 @@
 //! per second, info/fail completions, and the harness's resident memory and file descriptors
 //! (the `resources` samples), per interval. What a soak run is read with.
 
-use crate::history::files::{for_each_event_with_line, HISTORY_FILE};
+use crate::history::files::{for_each_event_with_line, history_path};
 use crate::history::EventType;
 use anyhow::Result;
 use serde::Serialize;
@@ -31,7 +31,7 @@ pub fn timeline(dir: &Path, every_s: f64) -> Result<Vec<Bucket>> {
         "--every: must be a positive number of seconds"
     );
     let step = (every_s * 1e9) as u64;
-    let path = dir.join(HISTORY_FILE);
+    let path = history_path(dir);
     let mut buckets: Vec<Bucket> = Vec::new();
     let grow = |b: &mut Vec<Bucket>, i: usize| {
         while b.len() <= i {
@@ -147,7 +147,7 @@ pub fn run(dir: &Path, every_s: f64, json: bool) -> Result<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::files::write_jsonl;
+    use crate::history::files::{write_jsonl, HISTORY_FILE};
     use crate::history::Event;
 
     fn ev(t_ms: u64, process: i64, kind: EventType, f: &str, detail: Option<&str>) -> Event {

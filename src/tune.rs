@@ -133,8 +133,7 @@ struct FillEvent {
 
 /// Collects `detail.window_ns` of every acknowledged `cache-fill` in `history`.
 pub fn fill_windows(history: &Path) -> Result<Fills> {
-    let file = std::fs::File::open(history)
-        .with_context(|| format!("{}: cannot open", history.display()))?;
+    let file = crate::history::files::open_history(history)?;
     let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3)
         .map_err(|e| anyhow::anyhow!("histogram: {e}"))?;
     let mut failed = 0;
@@ -316,7 +315,9 @@ pub async fn tune(o: &TuneOptions, w: RunConfig, shutdown: CancellationToken) ->
         if measured.is_some() {
             return Ok(Vec::new());
         }
-        let fills = fill_windows(&run_dir.join(&measure_dir).join("history.jsonl"))?;
+        let fills = fill_windows(&crate::history::files::history_path(
+            &run_dir.join(&measure_dir),
+        ))?;
         anyhow::ensure!(
             !fills.hist.is_empty(),
             "{}: no cache fill was recorded, nothing to measure (fix: a workload with writes and reads of the same keys, read_fraction < 1)",

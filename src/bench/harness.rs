@@ -39,6 +39,8 @@ pub struct HarnessBench {
     /// Pairs of runs, alternating which goes first; medians are reported.
     pub rounds: u32,
     pub json: bool,
+    /// Record the history compressed (history.jsonl.zst) in the recording-on runs.
+    pub compress: bool,
 }
 
 /// One run's throughput.
@@ -105,6 +107,7 @@ pub fn run(b: &HarnessBench) -> Result<u8> {
         ..Default::default()
     };
     let overrides = Overrides {
+        compress: b.compress,
         duration_s: b.duration_s,
         infra: Some(InfraKind::Local),
         direct: Some(true),

@@ -1,8 +1,10 @@
 //! `cachecheck bench`: performance measurements of the checker and of the harness.
 //!
-//! * [`sim`]: a synthetic history with anomalies of every kind in known numbers;
-//! * [`checker`]: `bench checker`, generates a history, checks it from the files, asserts the
-//!   counts, reports events/s, wall time and peak resident memory per operation;
+//! * [`sim`]: a synthetic history with anomalies of every kind in known numbers; [`shapes`]:
+//!   the named configurations of it that `bench checker` measures;
+//! * [`checker`]: `bench checker`, generates a history of every shape, checks it from the
+//!   files with `cachecheck check` as a child process ([`measure`]), asserts the counts,
+//!   reports events/s, the ratio to a `wc -l` pass, and peak resident memory per operation;
 //! * [`harness`]: `bench harness`, one read-heavy workload with history recording on and off,
 //!   and `redis-benchmark` against the same Redis;
 //! * [`linearizability`]: `bench linearizability`, the search on published data sets and the
@@ -14,6 +16,8 @@
 pub mod checker;
 pub mod harness;
 pub mod linearizability;
+pub mod measure;
+pub mod shapes;
 pub mod sim;
 
 /// Peak resident memory of this process so far, in bytes (`getrusage`).

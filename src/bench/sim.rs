@@ -3,10 +3,10 @@
 //!
 //! The clean part: `processes` clients work in rounds. In each round every client invokes one
 //! operation at a staggered time; operations last 0.2 to 1 ms, so a round's operations overlap
-//! (about `processes` in flight at once). Half of the operations go to a hot 1 % of the keys,
-//! the rest spread over all keys. Writes commit at a random instant
-//! inside their interval; 94 % end `ok`, 2 % `info` after committing, 2 % `info` without
-//! committing, 2 % `fail`. Reads return the value committed at their invoke (so no clean read
+//! (about `processes` in flight at once). A share `hot_share` of the operations (by default
+//! half) goes to a hot 1 % of the keys, the rest spread over all keys. Writes commit at a random
+//! instant inside their interval; a share `write_info` (by default 4 %) ends `info`, half of
+//! those after committing, 2 % end `fail`, the rest `ok`. Reads return the value committed at their invoke (so no clean read
 //! is stale, out of order, dirty or impossible); 97 % end `ok` (90 % from the cache), 2 % `fail`,
 //! 1 % `info`. A fault start/stop pair (process -1) comes every 5000 rounds.
 //!
@@ -17,11 +17,14 @@
 //! read-your-writes violation (which is also a stale read), a dirty read (of a failed write's
 //! value), an impossible read (of a value nobody wrote) and a lost write (acknowledged, never
 //! committed). Every 50th key that has been written gets its initial value left in the cache:
-//! a divergent key. [`Expected`] holds the resulting counts.
+//! a divergent key (unless `divergent` is off). [`Expected`] holds the resulting counts.
+//!
+//! [`SHAPES`] (in [`super::shapes`]) names the configurations `bench checker` measures.
 //!
 //! Values: key `k` starts at value `k` (version 1, `initial`); writes carry unique values from
 //! 2^32 up; impossible reads return negative values.
 
+pub use super::shapes::{shape, Shape, SHAPES};
 use crate::checker::AnomalyCounts;
 use crate::history::{
     write_json_head, Commit, Event, EventType, FinalState, Source, F_FAULT, F_READ, F_WRITE,
@@ -44,6 +47,12 @@ pub struct SimConfig {
     pub anomaly_every: u64,
     /// Share of clean operations that are reads.
     pub read_fraction: f64,
+    /// Share of operations on the hot 1 % of the keys (0: uniform).
+    pub hot_share: f64,
+    /// Share of clean writes that end `info` (half of them committed).
+    pub write_info: f64,
+    /// Leave every 50th written key divergent.
+    pub divergent: bool,
 }
 
 impl SimConfig {
@@ -57,6 +66,9 @@ impl SimConfig {
             seed,
             anomaly_every: 16,
             read_fraction: 0.9,
+            hot_share: 0.5,
+            write_info: 0.04,
+            divergent: true,
         }
     }
 }
@@ -419,6 +431,11 @@ pub fn generate<S: Sink>(cfg: &SimConfig, sink: &mut S) -> std::io::Result<Expec
     let nkeys = cfg.keys.clamp(1, 1 << 31);
     let procs = cfg.processes.max(1) as u64;
     let hot = (nkeys / 100).max(1);
+    let hot_share = cfg.hot_share;
+    // Of 10 000: info after committing, info without committing, fail; the rest ok.
+    let info_half = (cfg.write_info.clamp(0.0, 0.9) * 5000.0).round() as u64;
+    let (info_c, info_n) = (info_half, 2 * info_half);
+    let fail_end = info_n + 200;
     let mut rng = Rng(cfg.seed ^ 0x5EED_CAC4_ECEC_0000);
     let mut g = Gen {
         sink,
@@ -450,7 +467,7 @@ pub fn generate<S: Sink>(cfg: &SimConfig, sink: &mut S) -> std::io::Result<Expec
         plan.clear();
         sched.clear();
         for p in 0..procs {
-            let key = if rng.below(2) == 0 {
+            let key = if hot_share > 0.0 && rng.unit() < hot_share {
                 rng.below(hot)
             } else {
                 rng.below(nkeys)
@@ -461,11 +478,15 @@ pub fn generate<S: Sink>(cfg: &SimConfig, sink: &mut S) -> std::io::Result<Expec
             let write = rng.unit() >= cfg.read_fraction;
             let roll = rng.below(100);
             let (kind, commit, value, source) = if write {
-                let (kind, commits) = match roll {
-                    0..=93 => (EventType::Ok, true),
-                    94 | 95 => (EventType::Info, true),
-                    96 | 97 => (EventType::Info, false),
-                    _ => (EventType::Fail, false),
+                let r = rng.below(10_000);
+                let (kind, commits) = if r < info_c {
+                    (EventType::Info, true)
+                } else if r < info_n {
+                    (EventType::Info, false)
+                } else if r < fail_end {
+                    (EventType::Fail, false)
+                } else {
+                    (EventType::Ok, true)
                 };
                 let at = commits.then(|| inv + rng.below(dur + 1));
                 (kind, at, g.fresh_value(), None)
@@ -543,7 +564,7 @@ pub fn generate<S: Sink>(cfg: &SimConfig, sink: &mut S) -> std::io::Result<Expec
     }
     for k in 0..nkeys as i64 {
         let st = g.keys[k as usize];
-        let divergent = k % 50 == 0 && st.version > 1;
+        let divergent = cfg.divergent && k % 50 == 0 && st.version > 1;
         let cache = if divergent {
             g.exp.anomalies.add("divergent_keys", 1);
             Some(k)

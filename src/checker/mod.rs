@@ -3,8 +3,9 @@
 //!
 //! # Layout
 //!
-//! * [`ops`]: pairs the history's events into operations, grouped per key, resolved against
-//!   the ground truth ([`truth`]: committed versions per key, acknowledgement times).
+//! * [`ops`]: pairs the history's events into operations, grouped per key ([`distribute`]: one
+//!   array in key order, on threads), resolved against the ground truth ([`truth`]: committed
+//!   versions per key, acknowledgement times).
 //! * One file per property, each a pure function `Input -> Findings` registered by name in
 //!   [`registry::CHECKERS`]: [`stale`] (stale reads, staleness), [`window`] (inconsistency
 //!   windows, figures only), [`divergence`] (cache vs database after quiescence), [`dirty`],
@@ -19,6 +20,7 @@
 //! verdict is invalid over unknown over valid. The whole check is linear in the history's length
 //! (plus a sort of each key's acknowledged versions).
 
+pub mod distribute;
 pub mod fasthash;
 pub mod findings;
 pub mod ops;
@@ -34,8 +36,9 @@ pub use properties::{
 };
 pub use registry::{Checker, CHECKERS};
 
+use crate::history::events::{for_each_event_par, ReadStats};
 use crate::history::files::{
-    for_each_event, read_commits, read_final, FileError, COMMITS_FILE, FINAL_FILE, HISTORY_FILE,
+    history_path, read_commits, read_final, FileError, COMMITS_FILE, FINAL_FILE,
 };
 use crate::history::{Commit, Event, FinalState};
 use ops::{Builder, EventView, Run};
@@ -292,11 +295,22 @@ pub struct Input<'a> {
     pub opts: &'a CheckOptions,
 }
 
-/// The paired run of the strategy directory `dir` (history and commits), as the checkers see it.
+/// The paired run of the strategy directory `dir` (its history, plain or compressed, and its
+/// commits), as the checkers see it.
 pub fn load_run(dir: &Path) -> Result<Run, FileError> {
-    let commits = read_commits(&dir.join(COMMITS_FILE))?;
-    let mut builder = Builder::new(&commits);
-    let read = for_each_event(&dir.join(HISTORY_FILE), |idx, ev| {
+    let (run, _) = load(
+        &history_path(dir),
+        &dir.join(COMMITS_FILE),
+        default_threads(),
+    )?;
+    Ok(run)
+}
+
+/// Reads the history and the commits into a paired run on `threads` threads: blocks of the
+/// history are read and parsed on `threads - 1` workers while this thread pairs their events.
+fn load(history: &Path, commits: &Path, threads: usize) -> Result<(Run, ReadStats), FileError> {
+    let mut builder = Builder::new(&read_commits(commits)?);
+    let read = for_each_event_par(history, threads.max(1) - 1, |idx, ev| {
         builder.event(
             idx,
             EventView {
@@ -310,16 +324,40 @@ pub fn load_run(dir: &Path) -> Result<Run, FileError> {
             },
         )
     })?;
-    Ok(builder.finish(read.torn_last_line))
+    let mut run = builder.finish_with(read.torn_last_line, threads.max(1));
+    if read.truncated_stream {
+        run.warnings.push(format!(
+            "{} ends mid-stream (the writer was killed): everything up to its last flush was checked",
+            history.display()
+        ));
+    }
+    Ok((run, read))
 }
 
-/// Checks the run directory `dir` (history.jsonl, commits.jsonl, final.jsonl).
+/// Checks the run directory `dir` (history.jsonl or history.jsonl.zst, commits.jsonl,
+/// final.jsonl) on [`default_threads`].
 pub fn check_dir(dir: &Path, opts: &CheckOptions) -> Result<CheckReport, FileError> {
-    check_files(
-        &dir.join(HISTORY_FILE),
+    check_dir_with(dir, opts, default_threads()).map(|(r, _)| r)
+}
+
+/// The threads a check uses unless told otherwise: the cores available.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// [`check_dir`] on `threads` threads (1: all on the calling thread), with what reading the
+/// history found. The report is the same whatever the threads.
+pub fn check_dir_with(
+    dir: &Path,
+    opts: &CheckOptions,
+    threads: usize,
+) -> Result<(CheckReport, ReadStats), FileError> {
+    check_files_with(
+        &history_path(dir),
         &dir.join(COMMITS_FILE),
         &dir.join(FINAL_FILE),
         opts,
+        threads,
     )
 }
 
@@ -332,33 +370,38 @@ pub fn check_files(
     final_: &Path,
     opts: &CheckOptions,
 ) -> Result<CheckReport, FileError> {
-    let commits = read_commits(commits)?;
-    let mut builder = Builder::new(&commits);
-    let read = for_each_event(history, |idx, ev| {
-        builder.event(
-            idx,
-            EventView {
-                time: ev.time,
-                process: ev.process,
-                kind: ev.kind,
-                f: &ev.f,
-                key: ev.key,
-                value: ev.value,
-                source: ev.source,
-            },
-        )
-    })?;
-    let mut run = builder.finish(read.torn_last_line);
-    let finals = if final_.exists() {
-        Some(read_final(final_)?)
-    } else {
-        run.warnings.push(format!(
-            "{} does not exist: divergence is unknown",
-            final_.display()
-        ));
-        None
-    };
-    Ok(check_run(&run, finals.as_deref(), opts, CHECKERS))
+    check_files_with(history, commits, final_, opts, default_threads()).map(|(r, _)| r)
+}
+
+/// [`check_files`] on `threads` threads. With more than one, blocks of the history are read
+/// and parsed on `threads - 1` workers while this thread pairs their events, final.jsonl is
+/// read beside them, and the checkers run concurrently; errors and the report are those of
+/// one thread.
+pub fn check_files_with(
+    history: &Path,
+    commits: &Path,
+    final_: &Path,
+    opts: &CheckOptions,
+    threads: usize,
+) -> Result<(CheckReport, ReadStats), FileError> {
+    let threads = threads.max(1);
+    let read_finals = || final_.exists().then(|| read_final(final_)).transpose();
+    std::thread::scope(|scope| {
+        let early = (threads > 1).then(|| scope.spawn(read_finals));
+        let (mut run, read) = load(history, commits, threads)?;
+        let finals = match early {
+            Some(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?,
+            None => read_finals()?,
+        };
+        if finals.is_none() {
+            run.warnings.push(format!(
+                "{} does not exist: divergence is unknown",
+                final_.display()
+            ));
+        }
+        let report = check_run_with(&run, finals.as_deref(), opts, CHECKERS, threads);
+        Ok((report, read))
+    })
 }
 
 /// Checks in-memory data: the same code path as [`check_files`] without the files. `events[i]`
@@ -398,6 +441,18 @@ pub fn check_run(
     opts: &CheckOptions,
     checkers: &[&Checker],
 ) -> CheckReport {
+    check_run_with(run, finals, opts, checkers, 1)
+}
+
+/// [`check_run`] with the checkers run concurrently on up to `threads` threads; the report is
+/// composed in the checkers' order, so it is the same whatever the threads.
+pub fn check_run_with(
+    run: &Run,
+    finals: Option<&[FinalState]>,
+    opts: &CheckOptions,
+    checkers: &[&Checker],
+    threads: usize,
+) -> CheckReport {
     let stats = &run.stats;
     let duration_s = stats.duration_ns() as f64 / 1e9;
     let mut report = CheckReport {
@@ -418,9 +473,7 @@ pub fn check_run(
     let mut verdicts: BTreeMap<String, Verdict> = registry::properties()
         .map(|p| (p.name.to_string(), Verdict::Unknown))
         .collect();
-    for c in checkers {
-        let result = catch_unwind(AssertUnwindSafe(|| (c.check)(&input)))
-            .unwrap_or_else(|panic| Err(panic_message(&*panic)));
+    for (c, result) in checkers.iter().zip(run_checkers(&input, checkers, threads)) {
         let mut f = match result {
             Ok(f) => f,
             Err(msg) => {
@@ -459,6 +512,44 @@ pub fn check_run(
     report.verdict = verdicts.values().fold(Verdict::Valid, |a, &v| a.merge(v));
     report.verdicts = verdicts;
     report
+}
+
+/// Each checker's result, in the checkers' order; a panic is an error.
+fn run_checkers(
+    input: &Input<'_>,
+    checkers: &[&Checker],
+    threads: usize,
+) -> Vec<Result<findings::Findings, String>> {
+    let one = |c: &Checker| {
+        catch_unwind(AssertUnwindSafe(|| (c.check)(input)))
+            .unwrap_or_else(|panic| Err(panic_message(&*panic)))
+    };
+    if threads <= 1 || checkers.len() <= 1 {
+        return checkers.iter().map(|c| one(c)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Result<findings::Findings, String>)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads.min(checkers.len()))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(c) = checkers.get(i) else {
+                            return mine;
+                        };
+                        mine.push((i, one(c)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

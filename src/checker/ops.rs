@@ -14,7 +14,7 @@
 
 use super::fasthash::FastMap;
 use super::stats::OpStats;
-use super::truth::{position, KeyData, Keys, NO_ACK, NO_IDX, POS_NONE};
+use super::truth::{KeyData, Keys, NO_IDX, POS_NONE};
 use crate::history::{Commit, EventType, Source, F_FAULT, F_READ, F_WRITE};
 
 /// Operations per chunk of [`Builder`] (48 MiB).
@@ -52,6 +52,11 @@ pub struct Op {
 }
 
 impl Op {
+    /// The key's index in [`Keys`].
+    pub(crate) fn key_ix(&self) -> u32 {
+        self.key_ix
+    }
+
     pub fn value(&self) -> Option<i64> {
         self.has_value.then_some(self.value)
     }
@@ -340,54 +345,34 @@ impl Builder {
         });
     }
 
-    /// Moves the operations from the chunks to their keys, in order, each key's vector
-    /// allocated at its exact size.
-    fn distribute(&mut self) {
-        let mut counts = vec![0u32; self.keys.keys.len()];
-        for op in self.chunks.iter().flatten() {
-            counts[op.key_ix as usize] += 1;
-        }
-        for (kd, &n) in self.keys.keys.iter_mut().zip(&counts) {
-            kd.ops.reserve_exact(n as usize);
-        }
-        drop(counts);
-        // Each push touches a random key: without help every op waits for two cache misses
-        // (the key's vector header, then its end). Prefetching both a few ops ahead lets the
-        // misses overlap.
-        const AHEAD: usize = 16;
-        let keys = &mut self.keys.keys;
-        for chunk in std::mem::take(&mut self.chunks) {
-            for (i, op) in chunk.iter().enumerate() {
-                if let Some(next) = chunk.get(i + AHEAD) {
-                    prefetch(&keys[next.key_ix as usize]);
-                }
-                if let Some(next) = chunk.get(i + AHEAD / 2) {
-                    let v = &keys[next.key_ix as usize].ops;
-                    prefetch(v.as_ptr().wrapping_add(v.len()));
-                }
-                keys[op.key_ix as usize].ops.push(*op);
-            }
-        }
+    /// Closes operations still in flight (as `info`) and reports what was odd.
+    pub fn finish(self, torn_last_line: Option<usize>) -> Run {
+        self.finish_with(torn_last_line, 1)
     }
 
-    /// Closes operations still in flight (as `info`) and reports what was odd.
-    pub fn finish(mut self, torn_last_line: Option<usize>) -> Run {
+    /// [`Builder::finish`] with the operations distributed to their keys and resolved on up to
+    /// `threads` threads (see [`distribute`](super::distribute)); the same run whatever the
+    /// threads.
+    pub fn finish_with(mut self, torn_last_line: Option<usize>, threads: usize) -> Run {
         for pi in 0..self.procs.len() {
             if let Some(p) = self.procs[pi].pending.take() {
                 self.tallies.in_flight_at_end.add(p.inv_idx as usize);
                 self.close_unfinished(pi as u32, p);
             }
         }
-        self.distribute();
+        let chunks = std::mem::take(&mut self.chunks);
+        let dup = super::distribute::distribute(&mut self.keys.keys, chunks, threads);
+        if dup.count > 0 {
+            self.tallies.duplicate_ack = Tally {
+                count: dup.count,
+                first_line: dup.first_idx + 1,
+            };
+        }
         let mut warnings = std::mem::take(&mut self.warnings);
         if let Some(line) = torn_last_line {
             warnings.push(format!(
                 "history.jsonl line {line} is cut short (the writer stopped mid-line); it was skipped"
             ));
-        }
-        let mut map = FastMap::default();
-        for kd in &mut self.keys.keys {
-            resolve(kd, &mut map, &mut self.tallies.duplicate_ack);
         }
         self.tallies.report(&mut warnings);
         report_reads_without_commits(&self.keys.keys, &mut warnings);
@@ -397,51 +382,6 @@ impl Builder {
             stats: self.stats,
             fault_events: self.fault_events,
             warnings,
-        }
-    }
-}
-
-/// Asks the CPU to bring the cache line at `p` in; never faults, whatever `p` is.
-#[inline(always)]
-fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint; it does not dereference or fault on any address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
-/// Resolves a key's operations against its commits: the position of each `ok` read's and each
-/// write's value, and for each `ok` write the acknowledgement of the version it wrote. Done key
-/// by key so that the lookups stay in a small, hot map.
-fn resolve(kd: &mut KeyData, map: &mut FastMap<i64, u32>, duplicate_ack: &mut Tally) {
-    kd.value_positions(map);
-    let has_initial = kd.has_initial;
-    for op in &mut kd.ops {
-        if !op.write && op.outcome != Outcome::Ok || op.write && !op.has_value {
-            continue;
-        }
-        op.pos = position(map, has_initial, op.value());
-        if !op.write || op.pos == POS_NONE {
-            continue;
-        }
-        let Some(v) = kd.versions.get_mut(op.pos as usize - 1) else {
-            continue;
-        };
-        if v.write_inv_idx == NO_IDX {
-            v.write_inv_idx = op.inv_idx;
-        }
-        if op.outcome != Outcome::Ok || v.initial {
-            continue;
-        }
-        if v.ack_ns != NO_ACK {
-            duplicate_ack.add(op.cmp_idx as usize);
-        }
-        if op.cmp_ns < v.ack_ns {
-            v.ack_ns = op.cmp_ns;
-            v.ack_idx = op.cmp_idx;
         }
     }
 }

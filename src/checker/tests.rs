@@ -2,6 +2,7 @@
 
 use super::testkit::*;
 use super::*;
+use crate::history::files::HISTORY_FILE;
 use crate::history::{EventType, F_FAULT};
 use rand::{Rng, SeedableRng};
 

@@ -6,8 +6,8 @@
 //! position `i + 1` is the key's `i`-th commit in version order. Comparing positions compares
 //! versions, whatever numbers the versions carry.
 
+use super::distribute::OpList;
 use super::fasthash::{FastMap, FastSet};
-use super::ops::Op;
 use crate::history::Commit;
 
 /// The position of a value that no commit of the key carries (or null on a key with initial
@@ -55,7 +55,7 @@ pub struct KeyData {
     pub versions: Vec<Version>,
     /// The key's operations in completion order (so each process's ops are in its own order);
     /// ops that never completed come last.
-    pub ops: Vec<Op>,
+    pub ops: OpList,
 }
 
 impl KeyData {
@@ -111,9 +111,10 @@ impl KeyData {
 #[derive(Debug, Default)]
 pub struct Keys {
     pub keys: Vec<KeyData>,
+    /// The index of every key outside the dense range.
     index: FastMap<i64, u32>,
-    /// `dense[k]`: the index of key `k` for small non-negative keys ([`NO_IDX`]: unknown), a
-    /// cache in front of `index` that spares the hot path a hash lookup.
+    /// `dense[k]`: the index of key `k` for keys `0..DENSE_MAX` ([`NO_IDX`]: unknown): no hash
+    /// lookup (or insert) on the hot path for the usual keys `0..n`.
     dense: Vec<u32>,
 }
 
@@ -135,7 +136,12 @@ impl Keys {
     pub fn from_commits(commits: &[Commit], warnings: &mut Vec<String>) -> Keys {
         let mut keys = Keys::default();
         let mut order: Vec<usize> = (0..commits.len()).collect();
-        order.sort_by_key(|&i| (commits[i].key, commits[i].version)); // stable: file order ties
+        let sorted = commits
+            .windows(2)
+            .all(|w| (w[0].key, w[0].version) <= (w[1].key, w[1].version));
+        if !sorted {
+            order.sort_by_key(|&i| (commits[i].key, commits[i].version)); // stable: file order ties
+        }
         let mut problems = CommitProblems::default();
         let mut last: Option<(i64, i64)> = None;
         // Of the current key (commits come grouped by key): its values, and whether a
@@ -194,31 +200,37 @@ impl Keys {
     }
 
     fn key_index_slow(&mut self, key: i64) -> u32 {
-        let i = match self.index.get(&key) {
-            Some(&i) => i,
+        let dense = usize::try_from(key).ok().filter(|&k| k < DENSE_MAX);
+        if let Some(&i) = dense.is_none().then(|| self.index.get(&key)).flatten() {
+            return i;
+        }
+        let i = self.keys.len() as u32;
+        self.keys.push(KeyData {
+            key,
+            ..KeyData::default()
+        });
+        match dense {
+            Some(k) => {
+                if k >= self.dense.len() {
+                    let len = (k + 1).max(self.dense.len() * 2).min(DENSE_MAX);
+                    self.dense.resize(len, NO_IDX);
+                }
+                self.dense[k] = i;
+            }
             None => {
-                let i = self.keys.len() as u32;
-                self.keys.push(KeyData {
-                    key,
-                    ..KeyData::default()
-                });
                 self.index.insert(key, i);
-                i
             }
-        };
-        if let Some(k) = usize::try_from(key).ok().filter(|&k| k < DENSE_MAX) {
-            if k >= self.dense.len() {
-                let len = (k + 1).max(self.dense.len() * 2).min(DENSE_MAX);
-                self.dense.resize(len, NO_IDX);
-            }
-            self.dense[k] = i;
         }
         i
     }
 
     /// The key's data, if the key is known.
     pub fn find(&self, key: i64) -> Option<&KeyData> {
-        self.index.get(&key).map(|&i| &self.keys[i as usize])
+        let i = match usize::try_from(key).ok().filter(|&k| k < DENSE_MAX) {
+            Some(k) => self.dense.get(k).copied().filter(|&i| i != NO_IDX),
+            None => self.index.get(&key).copied(),
+        };
+        i.map(|i| &self.keys[i as usize])
     }
 }
 

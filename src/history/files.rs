@@ -1,9 +1,12 @@
-//! Reading and writing a run directory's three files: `history.jsonl`, `commits.jsonl`,
-//! `final.jsonl`. Every error names the file and the line.
+//! Reading and writing a run directory's three files: `history.jsonl` (or
+//! `history.jsonl.zst`), `commits.jsonl`, `final.jsonl`. Every error names the file and the
+//! line. [`open_history`] is the one way to open a history, plain or compressed; the events
+//! themselves are read by [`super::events`] (re-exported here).
 
-use super::{Commit, EventType, FinalState, Source};
+pub use super::events::{for_each_event, for_each_event_with_line, EventRef, ReadStats};
+
+use super::{Commit, FinalState};
 use serde::Deserialize;
-use std::borrow::Cow;
 use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -42,7 +45,7 @@ impl fmt::Display for FileError {
 }
 
 impl FileError {
-    fn new(file: &Path, line: usize, msg: impl Into<String>) -> Self {
+    pub(crate) fn new(file: &Path, line: usize, msg: impl Into<String>) -> Self {
         FileError {
             file: file.to_path_buf(),
             line,
@@ -51,275 +54,141 @@ impl FileError {
     }
 }
 
-/// One event as the checker needs it, borrowed from the line where possible. Fields the
-/// checker does not use (`error`, `detail`, extras) are skipped.
-#[derive(Debug, Deserialize)]
-pub struct EventRef<'a> {
-    pub time: u64,
-    pub process: i64,
-    #[serde(rename = "type")]
-    pub kind: EventType,
-    #[serde(borrow)]
-    pub f: Cow<'a, str>,
-    #[serde(default)]
-    pub key: Option<i64>,
-    #[serde(default)]
-    pub value: Option<i64>,
-    #[serde(default)]
-    pub source: Option<Source>,
+/// The compressed history a run writes with `compress = true` (zstd, one stream).
+pub const HISTORY_ZST_FILE: &str = "history.jsonl.zst";
+
+/// The history of a strategy directory: `history.jsonl`, else `history.jsonl.zst`; `None`
+/// when there is neither. (Both exist when someone decompressed the `.zst` beside it: the plain
+/// one is read.)
+pub fn find_history(dir: &Path) -> Option<PathBuf> {
+    [HISTORY_FILE, HISTORY_ZST_FILE]
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
 }
 
-/// What reading a history found besides its events.
-#[derive(Debug, Default, Clone)]
-pub struct ReadStats {
-    /// Lines read (events passed on).
-    pub events: u64,
-    /// The last line was cut short (the writer died mid-line): it is reported and skipped.
-    pub torn_last_line: Option<usize>,
+/// [`find_history`], or the plain file's path (for the error that it does not exist).
+pub fn history_path(dir: &Path) -> PathBuf {
+    find_history(dir).unwrap_or_else(|| dir.join(HISTORY_FILE))
 }
 
-/// Calls `f(index, event)` for every event of `path` in file order (`index` is 0-based, the
-/// line number minus one). A malformed line is an error naming the line, except a torn last
-/// line (no newline at the end of the file), which is skipped and reported in [`ReadStats`].
-pub fn for_each_event<F>(path: &Path, mut f: F) -> Result<ReadStats, FileError>
+/// The first bytes of every zstd frame.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+
+/// A history file opened for reading, plain or zstd-compressed (told by its first bytes, so a
+/// misnamed file reads too). Every command that reads a history reads it through
+/// [`open_history`].
+///
+/// A compressed stream that ends mid-frame (the writer was killed) reads up to its last
+/// flushed block and then ends: [`HistoryReader::truncated`] says so. The plain file's
+/// counterpart, a torn last line, is the line readers' business.
+pub struct HistoryReader {
+    inner: Inner,
+    truncated: bool,
+}
+
+enum Inner {
+    Plain(std::fs::File),
+    Zstd(Box<zstd::stream::read::Decoder<'static, std::io::BufReader<std::fs::File>>>),
+}
+
+/// Opens a history (`history.jsonl` or `history.jsonl.zst`): the one reader every command uses.
+pub fn open_history(path: &Path) -> Result<HistoryReader, FileError> {
+    let open = || std::fs::File::open(path);
+    let err = |e: std::io::Error| FileError::new(path, 0, format!("cannot open: {e}"));
+    let mut file = open().map_err(err)?;
+    let mut head = [0u8; 4];
+    let n = read_full(&mut file, &mut head).map_err(err)?;
+    let file = open().map_err(err)?;
+    let inner = if n == 4 && head == ZSTD_MAGIC {
+        let d = zstd::stream::read::Decoder::new(file).map_err(err)?;
+        Inner::Zstd(Box::new(d))
+    } else {
+        Inner::Plain(file)
+    };
+    Ok(HistoryReader {
+        inner,
+        truncated: false,
+    })
+}
+
+/// Reads until `buf` is full or the end: the bytes read.
+pub(crate) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+impl HistoryReader {
+    /// The compressed stream ended mid-frame (a killed writer): what was flushed was read.
+    pub fn truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// Whether the file is compressed.
+    pub fn compressed(&self) -> bool {
+        matches!(self.inner, Inner::Zstd(_))
+    }
+}
+
+impl Read for HistoryReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match &mut self.inner {
+            Inner::Plain(f) => f.read(buf),
+            Inner::Zstd(d) => match d.read(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    self.truncated = true;
+                    Ok(0)
+                }
+                r => r,
+            },
+        }
+    }
+}
+
+/// Calls `f(index, line, complete)` for every line of `r` (without its newline; `index`
+/// 0-based; `complete` false only for a last line without a newline), reading in blocks.
+pub(crate) fn for_each_line<F>(mut r: impl Read, path: &Path, mut f: F) -> Result<(), FileError>
 where
-    F: FnMut(usize, EventRef<'_>) -> Result<(), String>,
+    F: FnMut(usize, &[u8], bool) -> Result<(), FileError>,
 {
-    for_each_event_with_line(path, |i, ev, _| f(i, ev))
-}
-
-/// [`for_each_event`], also passing each event's line (without its newline), for callers that
-/// need a field the checker skips (`detail`, `error`) of a few events, in the same pass.
-pub fn for_each_event_with_line<F>(path: &Path, mut f: F) -> Result<ReadStats, FileError>
-where
-    F: FnMut(usize, EventRef<'_>, &[u8]) -> Result<(), String>,
-{
-    let mut file = std::fs::File::open(path)
-        .map_err(|e| FileError::new(path, 0, format!("cannot open: {e}")))?;
-    // Lines are parsed in place in a large block (no copy per line); a partial line at the end
-    // of a block moves to the front and the block is refilled behind it.
     let mut buf = vec![0u8; 1 << 17];
     let mut filled = 0usize;
-    let mut stats = ReadStats::default();
     let mut idx = 0usize;
     loop {
         if filled == buf.len() {
             buf.resize(buf.len() * 2, 0); // a line longer than the block
         }
-        let n = file
+        let n = r
             .read(&mut buf[filled..])
             .map_err(|e| FileError::new(path, idx + 1, format!("cannot read: {e}")))?;
-        let eof = n == 0;
         filled += n;
         let mut start = 0usize;
-        loop {
-            let rest = &buf[start..filled];
-            // The fast path: a canonical line right up to its newline.
-            if let Some((ev, used)) = parse_canonical_prefix(rest) {
-                if rest.get(used) == Some(&b'\n') {
-                    f(idx, ev, &rest[..used]).map_err(|m| FileError::new(path, idx + 1, m))?;
-                    stats.events += 1;
-                    start += used + 1;
-                    idx += 1;
-                    continue;
-                }
-            }
-            let Some(nl) = memchr_newline(rest) else {
-                break;
-            };
-            let line = &rest[..nl];
+        while let Some(nl) = memchr::memchr(b'\n', &buf[start..filled]) {
+            f(idx, &buf[start..start + nl], true)?;
             start += nl + 1;
-            take_line(path, line, true, idx, &mut f, &mut stats)?;
             idx += 1;
         }
-        if eof {
+        if n == 0 {
             if start < filled {
-                let line = &buf[start..filled];
-                if !take_line(path, line, false, idx, &mut f, &mut stats)? {
-                    stats.torn_last_line = Some(idx + 1);
-                }
+                f(idx, &buf[start..filled], false)?;
             }
-            return Ok(stats);
+            return Ok(());
         }
         buf.copy_within(start..filled, 0);
         filled -= start;
     }
 }
 
-fn memchr_newline(s: &[u8]) -> Option<usize> {
-    s.iter().position(|&b| b == b'\n')
-}
-
-/// Parses one line and passes it on. Returns false for an unparsable last line without a
-/// newline (torn: the caller reports it); errs on any other unparsable line.
-fn take_line<F>(
-    path: &Path,
-    line: &[u8],
-    complete: bool,
-    idx: usize,
-    f: &mut F,
-    stats: &mut ReadStats,
-) -> Result<bool, FileError>
-where
-    F: FnMut(usize, EventRef<'_>, &[u8]) -> Result<(), String>,
-{
-    let text = trim_line(line);
-    if text.is_empty() {
-        return Ok(true);
-    }
-    let parsed = match parse_canonical(text) {
-        Some(ev) => Ok(ev),
-        None => serde_json::from_slice::<EventRef>(text),
-    };
-    match parsed {
-        Ok(ev) => {
-            f(idx, ev, text).map_err(|m| FileError::new(path, idx + 1, m))?;
-            stats.events += 1;
-            Ok(true)
-        }
-        Err(_) if !complete => Ok(false),
-        Err(e) => Err(FileError::new(
-            path,
-            idx + 1,
-            format!("not a history event ({e}); see the README's history format"),
-        )),
-    }
-}
-
-/// The fast path for lines in the recorder's own layout ([`super::Event::write_json`]):
-/// `{"time":N,"process":N,"type":"T","f":"F","key":N|null,"value":N|null}`, optionally with
-/// `"source"` before the closing brace. Anything else (other field orders, whitespace, escapes,
-/// `error` or `detail` fields, unusual numbers) returns `None` and goes to serde, so the result
-/// is always what serde would give. About three times faster than serde on a typical line.
-fn parse_canonical(line: &[u8]) -> Option<EventRef<'_>> {
-    parse_canonical_prefix(line).and_then(|(ev, used)| (used == line.len()).then_some(ev))
-}
-
-/// [`parse_canonical`] of the start of `s`: the event and the bytes it took.
-#[inline]
-fn parse_canonical_prefix(s: &[u8]) -> Option<(EventRef<'_>, usize)> {
-    let mut c = Cursor { s, i: 0 };
-    c.eat(b"{\"time\":")?;
-    let time = c.uint()?;
-    c.eat(b",\"process\":")?;
-    let process = c.int()?;
-    c.eat(b",\"type\":\"")?;
-    let kind = match c.plain_str()? {
-        b"invoke" => EventType::Invoke,
-        b"ok" => EventType::Ok,
-        b"fail" => EventType::Fail,
-        b"info" => EventType::Info,
-        _ => return None,
-    };
-    c.eat(b",\"f\":\"")?;
-    let f = std::str::from_utf8(c.plain_str()?).ok()?;
-    c.eat(b",\"key\":")?;
-    let key = c.opt_int()?;
-    c.eat(b",\"value\":")?;
-    let value = c.opt_int()?;
-    let source = if c.eat(b",\"source\":\"").is_some() {
-        match c.plain_str()? {
-            b"cache" => Some(Source::Cache),
-            b"db" => Some(Source::Db),
-            _ => return None,
-        }
-    } else {
-        None
-    };
-    c.eat(b"}")?;
-    let ev = EventRef {
-        time,
-        process,
-        kind,
-        f: Cow::Borrowed(f),
-        key,
-        value,
-        source,
-    };
-    Some((ev, c.i))
-}
-
-struct Cursor<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl<'a> Cursor<'a> {
-    #[inline]
-    fn eat<const N: usize>(&mut self, lit: &[u8; N]) -> Option<()> {
-        if self.s[self.i..].first_chunk::<N>() == Some(lit) {
-            self.i += N;
-            Some(())
-        } else {
-            None
-        }
-    }
-
-    /// Digits without a leading zero (JSON's rule), no overflow.
-    #[inline]
-    fn uint(&mut self) -> Option<u64> {
-        let s = &self.s[self.i..];
-        let mut n: u64 = 0;
-        let mut k = 0;
-        // 19 digits never overflow a u64; a 20th is checked.
-        while k < s.len() && k < 19 {
-            let d = s[k].wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            n = n * 10 + u64::from(d);
-            k += 1;
-        }
-        if k == 19 {
-            if let Some(d) = s.get(19).map(|b| b.wrapping_sub(b'0')).filter(|&d| d <= 9) {
-                n = n.checked_mul(10)?.checked_add(u64::from(d))?;
-                k = 20;
-                if s.get(20).is_some_and(|b| b.is_ascii_digit()) {
-                    return None;
-                }
-            }
-        }
-        if k == 0 || (k > 1 && s[0] == b'0') {
-            return None;
-        }
-        self.i += k;
-        Some(n)
-    }
-
-    fn int(&mut self) -> Option<i64> {
-        let neg = self.eat(b"-").is_some();
-        let n = i64::try_from(self.uint()?).ok()?;
-        if neg {
-            (n != 0).then_some(-n) // "-0": leave to serde
-        } else {
-            Some(n)
-        }
-    }
-
-    fn opt_int(&mut self) -> Option<Option<i64>> {
-        if self.eat(b"null").is_some() {
-            Some(None)
-        } else {
-            self.int().map(Some)
-        }
-    }
-
-    /// The rest of a string whose opening quote was eaten, if it has no escapes or control
-    /// characters; eats the closing quote.
-    fn plain_str(&mut self) -> Option<&'a [u8]> {
-        let rest = &self.s[self.i..];
-        let len = rest
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-        if rest[len] != b'"' {
-            return None;
-        }
-        self.i += len + 1;
-        Some(&rest[..len])
-    }
-}
-
-fn trim_line(line: &[u8]) -> &[u8] {
+/// A line without trailing whitespace (`\r`, spaces, tabs).
+pub(crate) fn trim_line(line: &[u8]) -> &[u8] {
     let mut end = line.len();
     while end > 0 && matches!(line[end - 1], b'\n' | b'\r' | b' ' | b'\t') {
         end -= 1;
@@ -327,33 +196,59 @@ fn trim_line(line: &[u8]) -> &[u8] {
     &line[..end]
 }
 
-/// Reads a JSONL file of `T`, naming the line of the first bad record.
-fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path, what: &str) -> Result<Vec<T>, FileError> {
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_string(&mut text))
+/// Reads a JSONL file of `T` line by line (fast path `fast`, else serde; unknown fields are
+/// ignored), naming the line of the first bad record, also of one that is not UTF-8.
+fn read_jsonl<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    what: &str,
+    fast: fn(&[u8]) -> Option<T>,
+) -> Result<Vec<T>, FileError> {
+    let file = std::fs::File::open(path)
         .map_err(|e| FileError::new(path, 0, format!("cannot read: {e}")))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
+    // Room for the shortest records: capacity that is never touched costs no memory, and the
+    // vector is never copied as it grows.
+    let len = file.metadata().map_or(0, |m| m.len());
+    let mut out = Vec::with_capacity(usize::try_from(len / 30).unwrap_or(0));
+    for_each_line(file, path, |i, line, _| {
+        let line = trim_line(line);
+        let start = line
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t'))
+            .count();
+        let line = &line[start..];
         if line.is_empty() {
-            continue;
+            return Ok(());
         }
-        let rec = serde_json::from_str(line)
+        if let Some(rec) = fast(line) {
+            out.push(rec);
+            return Ok(());
+        }
+        let text = std::str::from_utf8(line).map_err(|e| {
+            FileError::new(
+                path,
+                i + 1,
+                format!(
+                    "not UTF-8 (an invalid byte at column {}); the file must be UTF-8 JSON lines",
+                    e.valid_up_to() + start + 1
+                ),
+            )
+        })?;
+        let rec = serde_json::from_str(text)
             .map_err(|e| FileError::new(path, i + 1, format!("not a {what} record ({e})")))?;
         out.push(rec);
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 
 /// Reads `commits.jsonl`.
 pub fn read_commits(path: &Path) -> Result<Vec<Commit>, FileError> {
-    read_jsonl(path, "commit")
+    read_jsonl(path, "commit", super::canonical::commit)
 }
 
 /// Reads `final.jsonl`.
 pub fn read_final(path: &Path) -> Result<Vec<FinalState>, FileError> {
-    read_jsonl(path, "final-state")
+    read_jsonl(path, "final-state", super::canonical::final_state)
 }
 
 /// Writes records as JSON lines into a new file (it must not exist yet).
@@ -375,15 +270,14 @@ pub fn write_jsonl<T: serde::Serialize>(path: &Path, records: &[T]) -> std::io::
 mod tests {
     use super::*;
 
+    const LINE: &str =
+        "{\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"key\":1,\"value\":null}";
+
     #[test]
     fn torn_last_line_is_reported_not_fatal() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(HISTORY_FILE);
-        std::fs::write(
-            &p,
-            "{\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"key\":1,\"value\":null}\n{\"time\":2,\"proc",
-        )
-        .unwrap();
+        std::fs::write(&p, format!("{LINE}\n{{\"time\":2,\"proc")).unwrap();
         let mut n = 0;
         let st = for_each_event(&p, |_, _| {
             n += 1;
@@ -395,41 +289,6 @@ mod tests {
     }
 
     #[test]
-    fn the_fast_path_agrees_with_serde() {
-        let lines: &[&str] = &[
-            r#"{"time":1204000000,"process":3,"type":"ok","f":"read","key":7,"value":1017,"source":"cache"}"#,
-            r#"{"time":0,"process":-1,"type":"info","f":"fault","key":null,"value":null}"#,
-            r#"{"time":18446744073709551615,"process":-9223372036854775807,"type":"invoke","f":"write","key":-5,"value":9223372036854775807}"#,
-            r#"{"time":5,"process":0,"type":"fail","f":"cache-del","key":1,"value":null,"source":"db"}"#,
-            r#"{"time":5,"process":0,"type":"ok","f":"réad","key":1,"value":2}"#,
-        ];
-        for l in lines {
-            let fast = parse_canonical(l.as_bytes()).unwrap_or_else(|| panic!("not fast: {l}"));
-            let slow: EventRef = serde_json::from_str(l).unwrap();
-            assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{l}");
-        }
-        // Left to serde: other layouts, extra fields, escapes, odd numbers, trailing bytes.
-        let others: &[&str] = &[
-            r#"{"process":3,"time":1,"type":"ok","f":"read","key":7,"value":1}"#,
-            r#"{"time":1, "process":3,"type":"ok","f":"read","key":7,"value":1}"#,
-            r#"{"time":1,"process":3,"type":"ok","f":"read","key":7,"value":1,"error":"x"}"#,
-            r#"{"time":1,"process":3,"type":"ok","f":"re"ad","key":7,"value":1}"#,
-            r#"{"time":01,"process":3,"type":"ok","f":"read","key":7,"value":1}"#,
-            r#"{"time":1,"process":-0,"type":"ok","f":"read","key":7,"value":1}"#,
-            r#"{"time":1,"process":3,"type":"ok","f":"read","key":7,"value":1.5}"#,
-            r#"{"time":18446744073709551616,"process":3,"type":"ok","f":"read","key":7,"value":1}"#,
-            r#"{"time":1,"process":3,"type":"ok","f":"read","key":7,"value":9223372036854775808}"#,
-            r#"{"time":1,"process":3,"type":"OK","f":"read","key":7,"value":1}"#,
-            r#"{"time":1,"process":3,"type":"ok","f":"read","key":7,"value":1,"source":"disk"}"#,
-            r#"{"time":1,"process":3,"type":"ok","f":"read","key":7,"value":1}}"#,
-            r#"{"time":1,"process":3,"type":"ok","f":"read","key":7,"value":1"#,
-        ];
-        for l in others {
-            assert!(parse_canonical(l.as_bytes()).is_none(), "fast: {l}");
-        }
-    }
-
-    #[test]
     fn bad_middle_line_names_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(HISTORY_FILE);
@@ -437,5 +296,129 @@ mod tests {
         let err = for_each_event(&p, |_, _| Ok(())).unwrap_err();
         assert_eq!(err.line, 1);
         assert!(err.to_string().contains("history.jsonl line 1"), "{err}");
+    }
+
+    /// Issue 12: commits.jsonl refused unknown fields while the other two files ignored them.
+    #[test]
+    fn unknown_fields_are_ignored_in_all_three_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = dir.path().join(COMMITS_FILE);
+        std::fs::write(
+            &c,
+            "{\"key\":7,\"version\":1,\"value\":7,\"initial\":true,\"note\":\"loaded\"}\n\
+             {\"key\":7,\"version\":2,\"value\":9,\"txn\":{\"id\":3}}\n",
+        )
+        .unwrap();
+        let commits = read_commits(&c).unwrap();
+        assert_eq!(commits.len(), 2);
+        assert_eq!((commits[1].version, commits[1].value), (2, 9));
+        assert!(commits[0].initial);
+        let f = dir.path().join(FINAL_FILE);
+        std::fs::write(&f, "{\"key\":7,\"db\":9,\"cache\":null,\"host\":\"x\"}\n").unwrap();
+        assert_eq!(read_final(&f).unwrap()[0].db, Some(9));
+        let h = dir.path().join(HISTORY_FILE);
+        std::fs::write(
+            &h,
+            "{\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"key\":1,\"value\":null,\"trace\":[1]}\n",
+        )
+        .unwrap();
+        assert_eq!(for_each_event(&h, |_, _| Ok(())).unwrap().events, 1);
+    }
+
+    /// Issue 12: non-UTF-8 bytes in commits.jsonl or final.jsonl gave an error without a line.
+    #[test]
+    fn non_utf8_bytes_name_the_line_in_commits_and_final() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = dir.path().join(COMMITS_FILE);
+        let mut bytes = b"{\"key\":7,\"version\":1,\"value\":7}\n\n".to_vec();
+        bytes.extend_from_slice(b"{\"key\":7,\"version\":2,\"value\":9,\"note\":\"\xff\xfe\"}\n");
+        std::fs::write(&c, &bytes).unwrap();
+        let err = read_commits(&c).unwrap_err();
+        assert_eq!(err.line, 3, "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("commits.jsonl line 3: not UTF-8"), "{msg}");
+        assert!(msg.contains("column 40"), "{msg}");
+        let f = dir.path().join(FINAL_FILE);
+        std::fs::write(&f, b"{\"key\":1,\"db\":1,\"cache\":null}\n{\"key\":\xc3(\n").unwrap();
+        let err = read_final(&f).unwrap_err();
+        assert_eq!(err.line, 2, "{err}");
+        assert!(
+            err.to_string().contains("final.jsonl line 2: not UTF-8"),
+            "{err}"
+        );
+        // A bad record that is UTF-8 still names its line.
+        std::fs::write(&f, "{\"key\":1,\"db\":1,\"cache\":null}\n{\"key\":\"x\"}\n").unwrap();
+        let err = read_final(&f).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("final.jsonl line 2: not a final-state record"),
+            "{err}"
+        );
+    }
+
+    fn zst(plain: &[u8]) -> Vec<u8> {
+        zstd::encode_all(plain, 3).unwrap()
+    }
+
+    #[test]
+    fn a_compressed_history_reads_like_the_plain_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: String = (0..5000)
+            .map(|i| LINE.replace("\"time\":1", &format!("\"time\":{i}")) + "\n")
+            .collect();
+        let p = dir.path().join(HISTORY_ZST_FILE);
+        std::fs::write(&p, zst(text.as_bytes())).unwrap();
+        assert_eq!(find_history(dir.path()), Some(p.clone()));
+        let mut times = Vec::new();
+        let st = for_each_event(&p, |_, ev| {
+            times.push(ev.time);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(times, (0..5000).collect::<Vec<u64>>());
+        assert!(!st.truncated_stream);
+        assert!(open_history(&p).unwrap().compressed());
+        // A bad line names the compressed file and the line.
+        std::fs::write(&p, zst(format!("{LINE}\n{{}}\n").as_bytes())).unwrap();
+        let err = for_each_event(&p, |_, _| Ok(())).unwrap_err();
+        assert!(
+            err.to_string().contains("history.jsonl.zst line 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_compressed_history_cut_mid_stream_reads_to_its_last_flush() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(HISTORY_ZST_FILE);
+        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        for i in 0..100 {
+            writeln!(
+                enc,
+                "{}",
+                LINE.replace("\"time\":1", &format!("\"time\":{i}"))
+            )
+            .unwrap();
+        }
+        enc.flush().unwrap(); // what a killed writer leaves: flushed blocks, no frame end
+        write!(enc, "{{\"time\":100,\"pro").unwrap();
+        enc.flush().unwrap();
+        std::fs::write(&p, enc.get_ref()).unwrap();
+        let mut n = 0;
+        let st = for_each_event(&p, |_, _| {
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            (n, st.torn_last_line, st.truncated_stream),
+            (100, Some(101), true)
+        );
+        // Garbage after the magic number is an error, not a silent end.
+        let mut bad = zst(b"x\n")[..4].to_vec();
+        bad.extend_from_slice(&[0xff; 64]);
+        std::fs::write(&p, bad).unwrap();
+        assert!(for_each_event(&p, |_, _| Ok(())).is_err());
     }
 }

@@ -17,8 +17,11 @@
 //! the binlog consumer) use negative process ids; see [`process`].
 //!
 //! On disk a run of one strategy is a directory with three files (see [`files`]):
-//! `history.jsonl`, `commits.jsonl` (the database's ground truth) and `final.jsonl`.
+//! `history.jsonl` (or `history.jsonl.zst`, compressed), `commits.jsonl` (the database's ground
+//! truth) and `final.jsonl`.
 
+pub mod canonical;
+pub mod events;
 pub mod files;
 pub mod recorder;
 
@@ -238,9 +241,8 @@ fn push_json_str(out: &mut Vec<u8>, s: &str) {
 /// ```
 ///
 /// Versions increase per key in commit order. `initial` marks the data loaded before the run;
-/// it counts as acknowledged at time 0.
+/// it counts as acknowledged at time 0. Unknown fields are ignored, as in the other two files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Commit {
     pub key: i64,
     pub version: i64,

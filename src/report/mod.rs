@@ -15,7 +15,7 @@ pub mod svg;
 pub mod violation;
 
 use crate::checker::Anomaly;
-use crate::history::files::HISTORY_FILE;
+use crate::history::files::history_path;
 use crate::recheck::check_one;
 use crate::results::strategy_dirs;
 use crate::summary::{Summary, SUMMARY_FILE};
@@ -81,7 +81,7 @@ pub fn load_strategy(dir: &Path) -> Result<StrategyPage> {
         }
     }
     let bucket_ns = ((summary.check.duration_s * 1e9) as u64 / 200).max(2_000_000);
-    let scan = scan::scan(&dir.join(HISTORY_FILE), bucket_ns, &drawn)?;
+    let scan = scan::scan(&history_path(dir), bucket_ns, &drawn)?;
     let shades = shades(&summary, scan.last_ns);
     Ok(StrategyPage {
         dir: dir.to_path_buf(),

@@ -33,7 +33,7 @@ pub(super) async fn collect(cx: &RunCtx<'_>, p: &Prepared) -> Result<Collected> 
     let finals = final_state(cx, p).await;
     let commits = commit_log(cx).await;
     if let Some(w) = p.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
-        w.finish().context("cannot finish history.jsonl")?;
+        w.finish().context("cannot finish the history")?;
     }
     let mut warnings = Vec::new();
     match finals {

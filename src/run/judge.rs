@@ -33,7 +33,8 @@ pub(super) fn judge(
             ttl_set: Some(p.ttl_ms > 0),
             max_examples_per_kind: 20,
         };
-        check_or_recover(&p.dir, &opts)?
+        let (r, recovered, _) = check_or_recover(&p.dir, &opts, crate::checker::default_threads())?;
+        (r, recovered)
     };
     report.warnings.extend(c.warnings);
     let base = Summary {

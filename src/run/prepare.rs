@@ -5,7 +5,7 @@
 use super::{admin_conn, RunCtx};
 use crate::config::StrategyRun;
 use crate::conn::{CacheConn, RoleAddrs};
-use crate::history::files::{write_jsonl, HISTORY_FILE, PARTIAL_COMMITS_FILE};
+use crate::history::files::{write_jsonl, HISTORY_FILE, HISTORY_ZST_FILE, PARTIAL_COMMITS_FILE};
 use crate::history::recorder::{Clock, HistoryWriter, Recorder};
 use crate::history::Commit;
 use crate::injected::Injected;
@@ -61,6 +61,8 @@ pub(super) async fn prepare(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Prepared
     let clock = Clock::start();
     let (rec, writer) = if cx.no_history {
         Recorder::disabled(clock)
+    } else if cfg.compress {
+        Recorder::to_compressed_file(&dir.join(HISTORY_ZST_FILE), clock)?
     } else {
         Recorder::to_file(&dir.join(HISTORY_FILE), clock)?
     };

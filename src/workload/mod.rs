@@ -21,6 +21,8 @@
 //! op_timeout_ms = 1000        # per-operation timeout: a timed-out op completes as `info`
 //! settle_ms = 500             # wait after quiescence before the final state is read
 //! trace_steps = true          # record strategies' internal steps (cache-del, fill...) in the history
+//! compress = false            # write history.jsonl.zst (zstd, flushed every second) instead of
+//!                             # history.jsonl; `cachecheck run --compress` sets it
 //! strategies = ["db-only"]    # strategies to run, in order (`--strategy` replaces the list)
 //!
 //! [strategy.NAME]             # per-strategy settings (see each strategy) and expectations:
@@ -93,6 +95,8 @@ pub struct WorkloadFile {
     pub settle_ms: u64,
     #[serde(default = "d_true")]
     pub trace_steps: bool,
+    #[serde(default)]
+    pub compress: bool,
     #[serde(default = "d_strategies")]
     pub strategies: Vec<String>,
     #[serde(default)]

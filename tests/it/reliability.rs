@@ -313,3 +313,85 @@ fn a_run_never_writes_into_an_earlier_run() {
         "an earlier run's files changed"
     );
 }
+
+/// A compressed history is flushed every second: a run killed with SIGKILL leaves a zstd
+/// stream that reads up to its last flush, and `check` judges what it holds.
+#[test]
+fn kill_9_of_a_compressed_run_leaves_a_readable_prefix() {
+    let workload = format!("compress = true\n{WORKLOAD}");
+    let mut s = spawn_run(&workload);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let dir = loop {
+        let found = entries(&s.out).into_iter().find_map(|run| {
+            let d = s.out.join(run).join("db-then-delete");
+            let z = d.join("history.jsonl.zst");
+            let len = std::fs::metadata(&z).map(|m| m.len()).unwrap_or(0);
+            (len > 2_000).then_some(d)
+        });
+        if let Some(d) = found {
+            break d;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run never flushed its history"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_millis(2_500));
+    unsafe { libc::kill(s.child.id() as i32, libc::SIGKILL) };
+    s.child.wait().unwrap();
+    assert!(!dir.join("history.jsonl").exists(), "{:?}", entries(&dir));
+    let (code, out, err) = cachecheck(&["check", dir.to_str().unwrap(), "--json"], None);
+    assert!(
+        code == 0 || code == 1,
+        "check of a killed compressed run ({code}): {err}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["incomplete"], true);
+    assert!(v["ops"]["read"]["ok"].as_u64().unwrap() > 0, "{v}");
+    // Killed 2.5 s after the first flush: at least the first two seconds were flushed.
+    assert!(
+        v["duration_s"].as_f64().unwrap() > 1.0,
+        "{}",
+        v["duration_s"]
+    );
+    assert!(
+        v["warnings"].to_string().contains("ends mid-stream"),
+        "{}",
+        v["warnings"]
+    );
+}
+
+/// `run --compress` writes history.jsonl.zst only, and every command that reads a history
+/// reads it: check (the same figures as the run's), report, timeline, compare.
+#[test]
+fn a_compressed_run_reads_in_check_report_timeline_and_compare() {
+    let inv = run_workload(
+        "name = \"z\"\nkeys = 4\nclients = 2\nduration_s = 1.0\nsettle_ms = 50\nstrategies = [\"db-then-delete\"]\n[infra]\ndirect = true\n",
+        &["--compress", "-q"],
+    );
+    assert_eq!(inv.code, 0, "{}", inv.stderr);
+    let dir = inv.strategy_dir("db-then-delete");
+    assert!(dir.join("history.jsonl.zst").is_file());
+    assert!(!dir.join("history.jsonl").exists());
+    let d = dir.to_str().unwrap();
+    let (code, out, err) = cachecheck(&["check", d, "--json", "--stats"], None);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let stored = inv.summary("db-then-delete");
+    assert_eq!(v["ops"], stored["ops"]);
+    assert_eq!(v["anomalies"], stored["anomalies"]);
+    assert!(
+        err.starts_with("stats: ") && err.contains("events/s"),
+        "{err}"
+    );
+    let html = inv.tmp.path().join("r.html");
+    let (code, _, err) = cachecheck(&["report", d, "-o", html.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = cachecheck(&["timeline", d, "--every", "0.5", "--json"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("ops_per_s"), "{out}");
+    let (code, out, err) = cachecheck(&["compare", d], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("db-then-delete"), "{out}");
+}
