@@ -16,7 +16,8 @@
 //! violation (a read of an unacknowledged committed write, then of the older value), a
 //! read-your-writes violation (which is also a stale read), a dirty read (of a failed write's
 //! value), an impossible read (of a value nobody wrote) and a lost write (acknowledged, never
-//! committed). Every 50th key that has been written gets its initial value left in the cache:
+//! committed). Each leaves its key not linearizable (a key counts once however many episodes it
+//! had). Every 50th key that has been written gets its initial value left in the cache:
 //! a divergent key (unless `divergent` is off). [`Expected`] holds the resulting counts.
 //!
 //! [`SHAPES`] (in [`super::shapes`]) names the configurations `bench checker` measures.
@@ -294,6 +295,8 @@ struct Gen<'a, S: Sink> {
     keys: Vec<KeyState>,
     next_value: i64,
     exp: Expected,
+    /// Keys an episode made non-linearizable (every kind does).
+    broken: std::collections::HashSet<i64>,
 }
 
 impl<S: Sink> Gen<'_, S> {
@@ -389,6 +392,8 @@ impl<S: Sink> Gen<'_, S> {
         let a = INJECTOR_BASE + 2 * n as i64;
         let b = a + 1;
         let old = self.keys[key as usize].value;
+        // Every kind of episode leaves its key not linearizable; a key counts once.
+        self.broken.insert(key);
         let an = &mut self.exp.anomalies;
         let t = match n % 6 {
             0 => {
@@ -447,6 +452,7 @@ pub fn generate<S: Sink>(cfg: &SimConfig, sink: &mut S) -> std::io::Result<Expec
             .collect(),
         next_value: FIRST_VALUE,
         exp: Expected::default(),
+        broken: Default::default(),
     };
     for k in 0..nkeys as i64 {
         g.exp.commits += 1;
@@ -580,5 +586,9 @@ pub fn generate<S: Sink>(cfg: &SimConfig, sink: &mut S) -> std::io::Result<Expec
             cache_ttl_ms: None,
         })?;
     }
+    g.exp.anomalies.set(
+        crate::checker::linearizable::PROPERTY,
+        g.broken.len() as u64,
+    );
     Ok(g.exp)
 }

@@ -311,18 +311,7 @@ pub fn load_run(dir: &Path) -> Result<Run, FileError> {
 fn load(history: &Path, commits: &Path, threads: usize) -> Result<(Run, ReadStats), FileError> {
     let mut builder = Builder::new(&read_commits(commits)?);
     let read = for_each_event_par(history, threads.max(1) - 1, |idx, ev| {
-        builder.event(
-            idx,
-            EventView {
-                time: ev.time,
-                process: ev.process,
-                kind: ev.kind,
-                f: &ev.f,
-                key: ev.key,
-                value: ev.value,
-                source: ev.source,
-            },
-        )
+        builder.event(idx, EventView::from(&ev))
     })?;
     let mut run = builder.finish_with(read.torn_last_line, threads.max(1));
     if read.truncated_stream {
@@ -415,15 +404,7 @@ pub fn check_events(
     let mut builder = Builder::new(commits);
     let mut error = None;
     for (idx, ev) in events.iter().enumerate() {
-        let view = EventView {
-            time: ev.time,
-            process: ev.process,
-            kind: ev.kind,
-            f: &ev.f,
-            key: ev.key,
-            value: ev.value,
-            source: ev.source,
-        };
+        let view = EventView::from(ev);
         if let Err(e) = builder.event(idx, view) {
             error = Some(format!("event {idx}: {e}; the rest was not checked"));
             break;

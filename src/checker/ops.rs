@@ -119,6 +119,34 @@ pub struct EventView<'a> {
     pub source: Option<Source>,
 }
 
+impl<'a> From<&'a crate::history::Event> for EventView<'a> {
+    fn from(ev: &'a crate::history::Event) -> Self {
+        EventView {
+            time: ev.time,
+            process: ev.process,
+            kind: ev.kind,
+            f: &ev.f,
+            key: ev.key,
+            value: ev.value,
+            source: ev.source,
+        }
+    }
+}
+
+impl<'a> From<&'a crate::history::events::EventRef<'_>> for EventView<'a> {
+    fn from(ev: &'a crate::history::events::EventRef<'_>) -> Self {
+        EventView {
+            time: ev.time,
+            process: ev.process,
+            kind: ev.kind,
+            f: &ev.f,
+            key: ev.key,
+            value: ev.value,
+            source: ev.source,
+        }
+    }
+}
+
 struct Pending {
     inv_ns: u64,
     inv_idx: u32,

@@ -90,6 +90,67 @@ pub struct Checker {
     pub check: fn(&Input<'_>) -> Result<Findings, String>,
 }
 
+impl Checker {
+    /// A judged property: its name, the plural words for its count, its function.
+    pub const fn property(
+        name: &'static str,
+        label: &'static str,
+        check: fn(&Input<'_>) -> Result<Findings, String>,
+    ) -> Checker {
+        Checker {
+            name,
+            verdict: true,
+            label,
+            column: None,
+            shorthand: None,
+            alarm: None,
+            figures: &[],
+            check,
+        }
+    }
+
+    /// A measurement: figures only, no count or verdict.
+    pub const fn measurement(
+        name: &'static str,
+        label: &'static str,
+        check: fn(&Input<'_>) -> Result<Findings, String>,
+    ) -> Checker {
+        Checker {
+            verdict: false,
+            ..Checker::property(name, label, check)
+        }
+    }
+
+    /// Its count shown in this column of the terminal table.
+    pub const fn column(self, header: &'static str) -> Checker {
+        Checker {
+            column: Some(header),
+            ..self
+        }
+    }
+
+    /// A one-word expectation meaning "the count is 0".
+    pub const fn shorthand(self, word: &'static str) -> Checker {
+        Checker {
+            shorthand: Some(word),
+            ..self
+        }
+    }
+
+    /// Printed under the table when the count is above 0.
+    pub const fn alarm(self, line: &'static str) -> Checker {
+        Checker {
+            alarm: Some(line),
+            ..self
+        }
+    }
+
+    /// Its figures, in report order.
+    pub const fn figures(self, figures: &'static [Figure]) -> Checker {
+        Checker { figures, ..self }
+    }
+}
+
 impl std::fmt::Debug for Checker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Checker").field("name", &self.name).finish()

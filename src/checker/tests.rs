@@ -44,18 +44,6 @@ fn a_clean_history_is_valid_on_every_property() {
     assert!(r.examples.is_empty() && r.warnings.is_empty(), "{r:?}");
 }
 
-/// A registry entry to build broken checkers from.
-const NAMED: Checker = Checker {
-    name: "",
-    verdict: true,
-    label: "",
-    column: None,
-    shorthand: None,
-    alarm: None,
-    figures: &[],
-    check: failing,
-};
-
 fn failing(_: &Input<'_>) -> Result<findings::Findings, String> {
     Err("no can do".into())
 }
@@ -69,28 +57,12 @@ fn a_failing_checker_gives_unknown_and_a_warning_never_a_crash() {
     let (h, c, f) = clean();
     let mut b = ops::Builder::new(&c);
     for (i, e) in h.iter().enumerate() {
-        let v = EventView {
-            time: e.time,
-            process: e.process,
-            kind: e.kind,
-            f: &e.f,
-            key: e.key,
-            value: e.value,
-            source: e.source,
-        };
+        let v = EventView::from(e);
         b.event(i, v).unwrap();
     }
     let run = b.finish(None);
-    static BROKEN: Checker = Checker {
-        check: failing,
-        name: "stale_reads",
-        ..NAMED
-    };
-    static PANICS: Checker = Checker {
-        check: panicking,
-        name: "lost_writes",
-        ..NAMED
-    };
+    static BROKEN: Checker = Checker::property("stale_reads", "", failing);
+    static PANICS: Checker = Checker::property("lost_writes", "", panicking);
     let checkers: [&Checker; 3] = [&BROKEN, &PANICS, &dirty::CHECKER];
     let r = check_run(&run, Some(&f), &CheckOptions::default(), &checkers[..2]);
     assert_eq!(r.verdicts["stale_reads"], Verdict::Unknown);

@@ -11,16 +11,8 @@ use crate::checker::truth::{KeyData, NO_IDX, POS_NONE};
 use crate::checker::Anomaly;
 use crate::checker::Input;
 
-pub static CHECKER: Checker = Checker {
-    name: "dirty_reads",
-    verdict: true,
-    label: "dirty reads",
-    column: Some("dirty"),
-    shorthand: None,
-    alarm: None,
-    figures: &[],
-    check,
-};
+pub static CHECKER: Checker =
+    Checker::property("dirty_reads", "dirty reads", check).column("dirty");
 
 pub fn check(input: &Input<'_>) -> Result<Findings, String> {
     let mut out = Findings::new(input.opts);

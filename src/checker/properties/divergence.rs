@@ -17,16 +17,9 @@ use crate::checker::Anomaly;
 use crate::checker::Divergence;
 use crate::checker::Input;
 
-pub static CHECKER: Checker = Checker {
-    name: "divergent_keys",
-    verdict: true,
-    label: "divergent keys",
-    column: Some("diverg"),
-    shorthand: Some("converges"),
-    alarm: None,
-    figures: &[],
-    check,
-};
+pub static CHECKER: Checker = Checker::property("divergent_keys", "divergent keys", check)
+    .column("diverg")
+    .shorthand("converges");
 
 pub fn check(input: &Input<'_>) -> Result<Findings, String> {
     let mut out = Findings::new(input.opts);

@@ -11,16 +11,8 @@ use crate::checker::truth::{KeyData, POS_NONE};
 use crate::checker::Anomaly;
 use crate::checker::Input;
 
-pub static CHECKER: Checker = Checker {
-    name: "impossible_reads",
-    verdict: true,
-    label: "impossible reads",
-    column: None,
-    shorthand: None,
-    alarm: Some("impossible reads: values no write produced (a harness bug or corruption)"),
-    figures: &[],
-    check,
-};
+pub static CHECKER: Checker = Checker::property("impossible_reads", "impossible reads", check)
+    .alarm("impossible reads: values no write produced (a harness bug or corruption)");
 
 pub fn check(input: &Input<'_>) -> Result<Findings, String> {
     let mut out = Findings::new(input.opts);

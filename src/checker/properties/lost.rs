@@ -8,16 +8,7 @@ use crate::checker::truth::{KeyData, POS_NONE};
 use crate::checker::Anomaly;
 use crate::checker::Input;
 
-pub static CHECKER: Checker = Checker {
-    name: "lost_writes",
-    verdict: true,
-    label: "lost writes",
-    column: Some("lost"),
-    shorthand: None,
-    alarm: None,
-    figures: &[],
-    check,
-};
+pub static CHECKER: Checker = Checker::property("lost_writes", "lost writes", check).column("lost");
 
 pub fn check(input: &Input<'_>) -> Result<Findings, String> {
     let mut out = Findings::new(input.opts);

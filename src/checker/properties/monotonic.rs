@@ -14,16 +14,12 @@ use crate::checker::truth::KeyData;
 use crate::checker::Anomaly;
 use crate::checker::Input;
 
-pub static CHECKER: Checker = Checker {
-    name: "monotonic_read_violations",
-    verdict: true,
-    label: "monotonic-read violations",
-    column: Some("mono"),
-    shorthand: None,
-    alarm: None,
-    figures: &[],
+pub static CHECKER: Checker = Checker::property(
+    "monotonic_read_violations",
+    "monotonic-read violations",
     check,
-};
+)
+.column("mono");
 
 pub fn check(input: &Input<'_>) -> Result<Findings, String> {
     let mut out = Findings::new(input.opts);

@@ -13,16 +13,12 @@ use crate::checker::property::Checker;
 use crate::checker::truth::POS_NONE;
 use crate::checker::Input;
 
-pub static CHECKER: Checker = Checker {
-    name: "read_your_writes_violations",
-    verdict: true,
-    label: "read-your-writes violations",
-    column: Some("ryw"),
-    shorthand: None,
-    alarm: None,
-    figures: &[],
+pub static CHECKER: Checker = Checker::property(
+    "read_your_writes_violations",
+    "read-your-writes violations",
     check,
-};
+)
+.column("ryw");
 
 pub fn check(input: &Input<'_>) -> Result<Findings, String> {
     let mut out = Findings::new(input.opts);

@@ -23,14 +23,9 @@ use crate::checker::Anomaly;
 use crate::checker::Input;
 use crate::checker::Staleness;
 
-pub static CHECKER: Checker = Checker {
-    name: "stale_reads",
-    verdict: true,
-    label: "stale reads",
-    column: Some("stale"),
-    shorthand: None,
-    alarm: None,
-    figures: &[
+pub static CHECKER: Checker = Checker::property("stale_reads", "stale reads", check)
+    .column("stale")
+    .figures(&[
         Figure::named("stale_p50_ms", "staleness.time_ms.p50"),
         Figure::named("stale_p90_ms", "staleness.time_ms.p90"),
         Figure::named("stale_p99_ms", "staleness.time_ms.p99")
@@ -40,9 +35,7 @@ pub static CHECKER: Checker = Checker {
         Figure::named("stale_max_ms", "staleness.time_ms.max")
             .compared("staleness max ms", Better::Lower),
         Figure::named("stale_versions_max", "staleness.versions.max"),
-    ],
-    check,
-};
+    ]);
 
 pub fn check(input: &Input<'_>) -> Result<Findings, String> {
     let mut out = Findings::new(input.opts);

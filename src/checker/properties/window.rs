@@ -29,14 +29,8 @@ pub const NINES: [(&str, u64); 5] = [
     ("10s", 10_000_000_000),
 ];
 
-pub static CHECKER: Checker = Checker {
-    name: "window",
-    verdict: false,
-    label: "inconsistency windows",
-    column: None,
-    shorthand: None,
-    alarm: None,
-    figures: &[
+pub static CHECKER: Checker = Checker::measurement("window", "inconsistency windows", check)
+    .figures(&[
         Figure::named("window_p50_ms", "inconsistency_window.ms.p50"),
         Figure::named("window_p90_ms", "inconsistency_window.ms.p90"),
         Figure::named("window_p99_ms", "inconsistency_window.ms.p99")
@@ -52,9 +46,7 @@ pub static CHECKER: Checker = Checker {
         Figure::named("nines_1s", "inconsistency_window.nines.1s")
             .compared("writes consistent within 1 s", Better::Higher),
         Figure::named("nines_10s", "inconsistency_window.nines.10s"),
-    ],
-    check,
-};
+    ]);
 
 pub fn check(input: &Input<'_>) -> Result<Findings, String> {
     let mut out = Findings::new(input.opts);

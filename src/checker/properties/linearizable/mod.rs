@@ -22,16 +22,8 @@ use crate::checker::{Input, Verdict};
 use crate::history::files::FileError;
 use std::path::Path;
 
-pub static CHECKER: Checker = Checker {
-    name: PROPERTY,
-    verdict: true,
-    label: "non-linearizable keys",
-    column: None,
-    shorthand: Some("linearizable"),
-    alarm: None,
-    figures: &[],
-    check,
-};
+pub static CHECKER: Checker =
+    Checker::property(PROPERTY, "non-linearizable keys", check).shorthand("linearizable");
 
 pub fn check(input: &Input<'_>) -> Result<Findings, String> {
     let mut out = Findings::new(input.opts);

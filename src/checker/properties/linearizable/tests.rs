@@ -12,15 +12,7 @@ use crate::history::{Commit, Event};
 pub fn run_of(h: &[Event], commits: &[Commit]) -> Run {
     let mut b = Builder::new(commits);
     for (i, e) in h.iter().enumerate() {
-        let ev = EventView {
-            time: e.time,
-            process: e.process,
-            kind: e.kind,
-            f: &e.f,
-            key: e.key,
-            value: e.value,
-            source: e.source,
-        };
+        let ev = EventView::from(e);
         b.event(i, ev).unwrap();
     }
     b.finish(None)
