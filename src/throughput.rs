@@ -2,7 +2,8 @@
 //! per second, info/fail completions, and the harness's resident memory and file descriptors
 //! (the `resources` samples), per interval. What a soak run is read with.
 
-use crate::history::files::{for_each_event_with_line, history_path};
+use crate::history::events::for_each_event_with_line;
+use crate::history::files::history_path;
 use crate::history::EventType;
 use anyhow::Result;
 use serde::Serialize;

@@ -28,9 +28,8 @@
 //! commit-ordered verdict: valid here whenever cachecheck says valid, and now and then valid
 //! where cachecheck (knowing the order) says invalid.
 
-use crate::history::files::{
-    for_each_event_with_line, read_commits, FileError, COMMITS_FILE, HISTORY_FILE,
-};
+use crate::history::events::for_each_event_with_line;
+use crate::history::files::{read_commits, FileError, COMMITS_FILE, HISTORY_FILE};
 use crate::history::EventType;
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -4,33 +4,15 @@
 //! [`ReadStats`]. Files are opened with [`open_history`], so `.jsonl.zst` reads like `.jsonl`.
 
 use super::canonical;
+pub use super::canonical::EventRef;
 use super::files::{open_history, read_full, trim_line, FileError, HistoryReader};
 use super::{EventType, Source};
-use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::Mutex;
-
-/// One event as the checker needs it, borrowed from the line where possible. Fields the
-/// checker does not use (`error`, `detail`, extras) are skipped.
-#[derive(Debug, Deserialize)]
-pub struct EventRef<'a> {
-    pub time: u64,
-    pub process: i64,
-    #[serde(rename = "type")]
-    pub kind: EventType,
-    #[serde(borrow)]
-    pub f: Cow<'a, str>,
-    #[serde(default)]
-    pub key: Option<i64>,
-    #[serde(default)]
-    pub value: Option<i64>,
-    #[serde(default)]
-    pub source: Option<Source>,
-}
 
 /// What reading a history found besides its events.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -1,9 +1,7 @@
 //! Reading and writing a run directory's three files: `history.jsonl` (or
 //! `history.jsonl.zst`), `commits.jsonl`, `final.jsonl`. Every error names the file and the
 //! line. [`open_history`] is the one way to open a history, plain or compressed; the events
-//! themselves are read by [`super::events`] (re-exported here).
-
-pub use super::events::{for_each_event, for_each_event_with_line, EventRef, ReadStats};
+//! themselves are read by [`super::events`], which uses these readers.
 
 use super::{Commit, FinalState};
 use serde::Deserialize;
@@ -269,6 +267,7 @@ pub fn write_jsonl<T: serde::Serialize>(path: &Path, records: &[T]) -> std::io::
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::events::for_each_event;
 
     const LINE: &str =
         "{\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"key\":1,\"value\":null}";

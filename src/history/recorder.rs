@@ -357,7 +357,7 @@ fn writer_loop(mut file: Sink, shared: &Shared) -> std::io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::files::for_each_event;
+    use crate::history::events::for_each_event;
 
     fn record_reads(rec: &Recorder, from: i64, n: i64) {
         for k in from..from + n {

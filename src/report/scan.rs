@@ -3,7 +3,8 @@
 //! anomaly (for the timelines). Reads history.jsonl with the checker's reader.
 
 use crate::checker::Anomaly;
-use crate::history::files::{for_each_event, FileError};
+use crate::history::events::for_each_event;
+use crate::history::files::FileError;
 use crate::history::{EventType, Source, F_READ, F_WRITE};
 use std::collections::HashMap;
 use std::path::Path;
