@@ -1,5 +1,5 @@
 //! `cachecheck bench checker [--ops N] [--shape NAME]...`: for every history shape
-//! ([`super::sim::SHAPES`]) generates a synthetic history of N operations into a run directory,
+//! ([`super::shapes::SHAPES`]) generates a synthetic history of N operations into a run directory,
 //! then runs `cachecheck check DIR --json` on it as a child process, as a user would, once with
 //! one thread and once with `--threads` (default: the cores available), asserts that the
 //! injected anomaly counts were found and that both reports are identical, and reports per
@@ -18,8 +18,9 @@
 //! Exit 0 when every count matches, 1 when one does not, 2 on bad input.
 
 use super::measure::{self, Took};
+use super::shapes::{self, Shape, SHAPES};
 use super::si;
-use super::sim::{self, Expected, Shape, SHAPES};
+use super::sim::{self, Expected};
 use crate::checker::AnomalyCounts;
 use crate::exit::{EXIT_FAILED, EXIT_OK};
 use crate::history::files::{history_path, HISTORY_FILE};
@@ -127,7 +128,7 @@ pub fn run(b: &CheckerBench) -> Result<u8> {
         b.shapes
             .iter()
             .map(|n| {
-                sim::shape(n).with_context(|| {
+                shapes::shape(n).with_context(|| {
                     let names: Vec<&str> = SHAPES.iter().map(|s| s.name).collect();
                     format!("--shape {n}: no such shape (one of: {})", names.join(", "))
                 })

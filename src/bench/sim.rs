@@ -20,12 +20,11 @@
 //! had). Every 50th key that has been written gets its initial value left in the cache:
 //! a divergent key (unless `divergent` is off). [`Expected`] holds the resulting counts.
 //!
-//! [`SHAPES`] (in [`super::shapes`]) names the configurations `bench checker` measures.
+//! [`super::shapes::SHAPES`] names the configurations `bench checker` measures.
 //!
 //! Values: key `k` starts at value `k` (version 1, `initial`); writes carry unique values from
 //! 2^32 up; impossible reads return negative values.
 
-pub use super::shapes::{shape, Shape, SHAPES};
 use crate::checker::AnomalyCounts;
 use crate::history::{
     write_json_head, Commit, Event, EventType, FinalState, Source, F_FAULT, F_READ, F_WRITE,

@@ -1,7 +1,7 @@
 //! From completion order to key order: the operations the [`Builder`](super::ops::Builder)
 //! collected in completion order are moved into one flat array, grouped by key (each key's ops
 //! in completion order), and resolved against their key's versions; each key then sees its ops
-//! as an [`OpList`], a slice of that array.
+//! as an [`OpList`](super::op::OpList), a slice of that array.
 //!
 //! One array instead of a vector per key: no allocation per key (a million keys were a
 //! million `malloc`s and their page faults), and the moves write to one place per key. With
@@ -9,54 +9,10 @@
 //! moves and resolves the operations of its range; the result is the same array.
 
 use super::fasthash::FastMap;
-use super::ops::{Op, Outcome};
-use super::truth::{position, KeyData, NO_ACK, NO_IDX, POS_NONE};
+use super::op::{Op, OpList, Outcome, NO_ACK, NO_IDX, POS_NONE};
+use super::truth::{position, KeyData};
 use std::mem::MaybeUninit;
 use std::sync::Arc;
-
-/// A key's operations: a slice of the run's one array of operations (see the module doc).
-/// Reads like a `[Op]` (`kd.ops.iter()`, `kd.ops[i]`, `kd.ops.len()`).
-#[derive(Clone, Default)]
-pub struct OpList {
-    store: Option<Arc<Vec<Op>>>,
-    start: usize,
-    len: usize,
-}
-
-impl std::ops::Deref for OpList {
-    type Target = [Op];
-    fn deref(&self) -> &[Op] {
-        match &self.store {
-            Some(s) => &s[self.start..self.start + self.len],
-            None => &[],
-        }
-    }
-}
-
-impl<'a> IntoIterator for &'a OpList {
-    type Item = &'a Op;
-    type IntoIter = std::slice::Iter<'a, Op>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.iter()
-    }
-}
-
-impl std::fmt::Debug for OpList {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
-}
-
-impl OpList {
-    /// A list of its own (for tests and hand-built runs).
-    pub fn from_vec(ops: Vec<Op>) -> Self {
-        OpList {
-            start: 0,
-            len: ops.len(),
-            store: Some(Arc::new(ops)),
-        }
-    }
-}
 
 /// A kind of oddity found while resolving: how many, and the 0-based line of the first (in key
 /// order, then op order).

@@ -23,6 +23,7 @@
 pub mod distribute;
 pub mod fasthash;
 pub mod findings;
+pub mod op;
 pub mod ops;
 pub mod properties;
 pub mod property;

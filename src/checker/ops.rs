@@ -13,83 +13,15 @@
 //! with the line of its first occurrence.
 
 use super::fasthash::FastMap;
+use super::op::{NO_IDX, POS_NONE};
 use super::stats::OpStats;
-use super::truth::{KeyData, Keys, NO_IDX, POS_NONE};
+use super::truth::{KeyData, Keys};
 use crate::history::{Commit, EventType, Source, F_FAULT, F_READ, F_WRITE};
 
 /// Operations per chunk of [`Builder`] (48 MiB).
 const CHUNK_OPS: usize = 1 << 20;
 
-/// `cmp_ns` of an operation that never completed.
-pub const NO_TIME: u64 = u64::MAX;
-
-/// How an operation ended: the history's completions; an operation that never completed is
-/// `Info`.
-pub use crate::history::Completion as Outcome;
-
-/// One client operation: a few dozen bytes, so that ten million fit in memory.
-#[derive(Debug, Clone, Copy)]
-pub struct Op {
-    pub inv_ns: u64,
-    /// Completion time ([`NO_TIME`] if it never completed).
-    pub cmp_ns: u64,
-    /// A write's value, or the value an `ok` read returned (see `has_value`).
-    value: i64,
-    /// Line indexes (0-based) of the invoke and the completion ([`NO_IDX`] if none).
-    pub inv_idx: u32,
-    pub cmp_idx: u32,
-    /// Dense process index: [`Run::processes`] gives the process id.
-    pub process: u32,
-    /// Position of the value in the key's versions ([`POS_NONE`]: no commit carries it).
-    /// Only `ok` reads and writes are resolved; other reads have [`POS_NONE`].
-    pub pos: u32,
-    pub write: bool,
-    pub outcome: Outcome,
-    pub source: Option<Source>,
-    has_value: bool,
-    /// The key's index in [`Keys`] (fits in what would be padding).
-    key_ix: u32,
-}
-
-impl Op {
-    /// The key's index in [`Keys`].
-    pub(crate) fn key_ix(&self) -> u32 {
-        self.key_ix
-    }
-
-    pub fn value(&self) -> Option<i64> {
-        self.has_value.then_some(self.value)
-    }
-
-    pub fn is_ok_read(&self) -> bool {
-        !self.write && self.outcome == Outcome::Ok
-    }
-
-    /// An `ok` read that returned a committed version (or null on a key without initial data):
-    /// the reads that staleness, windows and sessions judge.
-    pub fn is_judged_read(&self) -> bool {
-        self.is_ok_read() && self.pos != POS_NONE
-    }
-
-    /// The completion line, or the invoke line if it never completed: the op's last event.
-    pub fn last_idx(&self) -> u32 {
-        if self.cmp_idx == NO_IDX {
-            self.inv_idx
-        } else {
-            self.cmp_idx
-        }
-    }
-
-    /// `read`, `read (cache hit)`, `read (db)`, or `write`.
-    pub fn what(&self) -> &'static str {
-        match (self.write, self.source) {
-            (true, _) => "write",
-            (false, Some(Source::Cache)) => "read (cache hit)",
-            (false, Some(Source::Db)) => "read (from db)",
-            (false, None) => "read",
-        }
-    }
-}
+pub use super::op::{Op, Outcome, NO_TIME};
 
 /// The paired history: every key with its versions and operations, plus run statistics.
 pub struct Run {

@@ -6,17 +6,10 @@
 //! position `i + 1` is the key's `i`-th commit in version order. Comparing positions compares
 //! versions, whatever numbers the versions carry.
 
-use super::distribute::OpList;
 use super::fasthash::{FastMap, FastSet};
+use super::op::OpList;
+pub use super::op::{NO_ACK, NO_IDX, POS_NONE};
 use crate::history::Commit;
-
-/// The position of a value that no commit of the key carries (or null on a key with initial
-/// data): it names no version.
-pub const POS_NONE: u32 = u32::MAX;
-/// `ack_ns` of a version that no `ok` write acknowledged.
-pub const NO_ACK: u64 = u64::MAX;
-/// A line index that does not exist (an initial commit, an op that never completed).
-pub const NO_IDX: u32 = u32::MAX;
 
 /// The position of `value` on a key (see the module doc), given the key's
 /// [`value_positions`](KeyData::value_positions) and whether it has initial data: the commit

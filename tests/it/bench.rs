@@ -3,7 +3,8 @@
 //! shape (and, for the checker, that the injected anomalies were all found).
 
 use crate::support::{cachecheck, ANOMALIES};
-use cachecheck::bench::sim::{self, SHAPES};
+use cachecheck::bench::shapes::{self, SHAPES};
+use cachecheck::bench::sim;
 use cachecheck::checker::{check_dir_with, CheckOptions};
 use cachecheck::history::files::{HISTORY_FILE, HISTORY_ZST_FILE};
 use std::path::Path;
@@ -117,7 +118,7 @@ fn bench_checker_measures_a_real_runs_directory() {
 
 /// Generates `shape` at `ops` operations into `dir`.
 fn write_shape(shape: &str, ops: u64, dir: &Path) -> (CheckOptions, sim::Expected) {
-    let cfg = sim::shape(shape).unwrap().config(ops, None, 3);
+    let cfg = shapes::shape(shape).unwrap().config(ops, None, 3);
     let exp = sim::write_dir(&cfg, dir).unwrap();
     let opts = CheckOptions {
         ttl_set: Some(true),
