@@ -10,6 +10,11 @@
 //! of the key, the OK packet returns the new version, and a trigger appends `(k, version, v)` to
 //! `commit_log` in the same transaction. The commit log is therefore exact also for writes
 //! whose outcome the client never learned: it is the ground truth (`commits.jsonl`).
+//!
+//! A second trigger, before each update, makes the database assign the version whatever SQL
+//! a writer sends (strategy `service`: a user's service writes `UPDATE register SET v = ?
+//! WHERE k = ?`): `NEW.version = GREATEST(NEW.version, OLD.version + 1)`, which leaves the
+//! statement above unchanged.
 
 use crate::history::{Commit, FinalState};
 use mysql_async::prelude::Queryable;
@@ -45,6 +50,10 @@ pub async fn reset(conn: &mut Conn, database: &str, keys: u64) -> mysql_async::R
         format!(
             "CREATE TABLE {LOG_TABLE} (k BIGINT NOT NULL, version BIGINT NOT NULL, v BIGINT NULL, \
              initial TINYINT NOT NULL DEFAULT 0, PRIMARY KEY (k, version)) ENGINE=InnoDB"
+        ),
+        format!(
+            "CREATE TRIGGER {TABLE}_version BEFORE UPDATE ON {TABLE} FOR EACH ROW \
+             SET NEW.version = GREATEST(NEW.version, OLD.version + 1)"
         ),
         format!(
             "CREATE TRIGGER {TABLE}_log AFTER UPDATE ON {TABLE} FOR EACH ROW \

@@ -35,7 +35,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Number of per-role proxy ports the proxy container publishes (one per [`super::Role`]).
-pub const PROXY_SLOTS: usize = 5;
+pub const PROXY_SLOTS: usize = 6;
 /// Container port of proxy slot 0 (slot `i` is `PROXY_BASE_PORT + i`).
 pub const PROXY_BASE_PORT: u16 = 21000;
 /// How long the stack may take to answer after `up` (the official MySQL image initialises its

@@ -155,15 +155,18 @@ pub enum Role {
     CacheWrite,
     /// The CDC consumer's binlog stream.
     Binlog,
+    /// A service's single Redis pool (strategy `service`: `CACHECHECK_REDIS_URL`).
+    Cache,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Db,
         Role::CacheRead,
         Role::CacheFill,
         Role::CacheWrite,
         Role::Binlog,
+        Role::Cache,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -173,6 +176,7 @@ impl Role {
             Role::CacheFill => "cache-fill",
             Role::CacheWrite => "cache-write",
             Role::Binlog => "binlog",
+            Role::Cache => "cache",
         }
     }
 
@@ -444,7 +448,7 @@ impl Stack {
         }
     }
 
-    /// Proxy slot `i` (one per role, `i < 5`) for a proxy created through the Toxiproxy REST
+    /// Proxy slot `i` (one per role, `i < 6`) for a proxy created through the Toxiproxy REST
     /// API: `(listen, host_addr)`, where `listen` is the `listen` field to POST (the address
     /// inside the proxy's network namespace) and `host_addr` is where clients connect.
     ///

@@ -79,6 +79,8 @@ pub(super) async fn prepare(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Prepared
         trace: cfg.trace_steps,
         seed: cfg.seed,
         shutdown: cx.shutdown.clone(),
+        dir: dir.clone(),
+        workload_dir: workload_dir(&cfg.path),
     };
     let strategy = s.setup.build(&env)?;
     strategy.start().await?;
@@ -90,4 +92,12 @@ pub(super) async fn prepare(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Prepared
         addrs,
         ttl_ms,
     })
+}
+
+/// The directory of the workload file (a service's `command` runs there).
+fn workload_dir(path: &std::path::Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }

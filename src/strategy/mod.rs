@@ -36,6 +36,7 @@ pub mod pool;
 pub mod read_through;
 pub mod retry_queue;
 pub mod rockscache;
+pub mod service;
 pub mod singleflight;
 pub mod tag_deleted;
 pub mod versioned;
@@ -84,6 +85,19 @@ pub struct Env {
     pub seed: u64,
     /// Cancelled when the harness stops (Ctrl-C); workers must end promptly.
     pub shutdown: CancellationToken,
+    /// The strategy's result directory (a started service's log goes there).
+    pub dir: std::path::PathBuf,
+    /// The workload file's directory (a service's `command` runs there).
+    pub workload_dir: std::path::PathBuf,
+}
+
+/// What faults `kill` and `pause` with `service = "app"` do to a started service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppFault {
+    Kill,
+    Restart,
+    Pause,
+    Resume,
 }
 
 /// A cache write strategy.
@@ -118,6 +132,13 @@ pub trait Strategy: Send + Sync {
     /// Starts the workers again after [`Strategy::kill_workers`] (from durable state, if any).
     async fn restart_workers(&self) -> anyhow::Result<()> {
         Ok(())
+    }
+
+    /// Faults on the application process (`service = "app"`): only strategy `service` with a
+    /// started service has one.
+    async fn app_fault(&self, f: AppFault) -> anyhow::Result<()> {
+        let _ = f;
+        anyhow::bail!("`service = \"app\"` needs strategy `service` with `command` (fix: remove the fault or run a service)")
     }
 
     /// Strategy-specific figures for summary.json (`extra`), e.g. retry counts.
@@ -203,6 +224,7 @@ pub static REGISTRY: &[Registration] = &[
     versioned::REG,
     tag_deleted::REG_WEAK,
     tag_deleted::REG_STRONG,
+    service::REG,
 ];
 
 /// Finds a strategy by name, or says which exist.

@@ -457,6 +457,8 @@ impl Rig {
             trace: true,
             seed: 1,
             shutdown: Default::default(),
+            dir: dir.path().to_path_buf(),
+            workload_dir: dir.path().to_path_buf(),
         };
         Rig {
             env,

@@ -1,0 +1,399 @@
+//! `service`: a user's own HTTP service under test. cachecheck owns the database, Redis, the
+//! fault proxies, the ground truth and the checker; the service (started by cachecheck with
+//! `command`, or already running at `url`) connects to the proxies named in its environment
+//! and serves one HTTP request per operation. The whole contract: `docs/service.md`.
+//!
+//! ```toml
+//! [strategy.service]
+//! command = ["python3", "app.py"]  # argv, run from the workload file's directory; or
+//! # url = "http://127.0.0.1:8080"  # a service the user runs (not started or stopped)
+//! env = { MODE = "db-then-delete" } # extra environment for the command
+//! cache_key = "cc:{key}"           # the Redis key under which the service caches `{key}`
+//! cache_value = "int"              # "int": the decimal value; or a JSON pointer ("/value")
+//! health = "/health"               # GET answers 200 once the service is ready
+//! start_timeout_s = 30             # how long to wait for health, at start and after a kill
+//! delay_env = "DELAY_MS"           # optional: the variable carrying a double delete's delay
+//! delay_ms = 300                   # optional (needs delay_env): its value
+//! ```
+//!
+//! Operations ([`http`]): `GET /kv/{key}` → 200 `{"value": n|null, "source": "cache"|"db"}`
+//! (anything else fails the read); `PUT /kv/{key}` `{"value": n}` → 200/204 ok, 409/422 fail,
+//! anything else (or a reset connection, or no answer within `op_timeout_ms`) info. One
+//! keep-alive connection pool serves every client.
+//!
+//! The database assigns versions and logs commits itself (the register's triggers, see
+//! [`crate::register`]), whatever SQL the service sends. cachecheck reads the final cache
+//! state itself through `cache_key`/`cache_value`.
+
+pub mod app;
+pub mod http;
+
+use super::{typed, Env, Outcome, ReadValue, Registration, Strategy};
+use crate::cache::CacheView;
+use crate::conn::{CacheConn, RoleAddrs, StepError};
+use crate::infra::Role;
+use crate::session::Session;
+use app::App;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+pub const REG: Registration = Registration {
+    name: "service",
+    about: "your own HTTP service (GET/PUT /kv/{key}) on cachecheck's servers and faults",
+    configure: typed::<Settings>,
+};
+
+/// Settings of `service` (defaults in the module doc).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default = "default_cache_key")]
+    pub cache_key: String,
+    #[serde(default = "default_cache_value")]
+    pub cache_value: String,
+    #[serde(default = "default_health")]
+    pub health: String,
+    #[serde(default = "default_start_timeout_s")]
+    pub start_timeout_s: f64,
+    #[serde(default)]
+    pub delay_env: Option<String>,
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
+}
+
+fn default_cache_key() -> String {
+    "cc:{key}".into()
+}
+fn default_cache_value() -> String {
+    "int".into()
+}
+fn default_health() -> String {
+    "/health".into()
+}
+fn default_start_timeout_s() -> f64 {
+    30.0
+}
+
+impl super::Settings for Settings {
+    fn check(&self) -> Result<(), String> {
+        match (&self.command, &self.url) {
+            (None, None) => {
+                return Err("one of `command` (argv of the service to start) or `url` (a running service) is required (fix: e.g. command = [\"python3\", \"app.py\"])".into())
+            }
+            (Some(_), Some(_)) => {
+                return Err("`command` and `url` exclude each other (fix: keep one)".into())
+            }
+            (Some(c), None) if c.is_empty() || c[0].trim().is_empty() => {
+                return Err("`command` must name a program (e.g. [\"python3\", \"app.py\"])".into())
+            }
+            (None, Some(u)) => {
+                crate::infra::parse_http_url(u).map_err(|e| format!("`url`: {e}"))?;
+            }
+            _ => {}
+        }
+        if !self.cache_key.contains("{key}") {
+            return Err(format!(
+                "`cache_key` = \"{}\" must contain `{{key}}` (e.g. \"cc:{{key}}\")",
+                self.cache_key
+            ));
+        }
+        if self.cache_value != "int" && !self.cache_value.starts_with('/') {
+            return Err(format!(
+                "`cache_value` = \"{}\": \"int\" or a JSON pointer such as \"/value\"",
+                self.cache_value
+            ));
+        }
+        if !self.health.starts_with('/') {
+            return Err(format!(
+                "`health` = \"{}\" must be a path starting with `/`",
+                self.health
+            ));
+        }
+        if !(self.start_timeout_s > 0.0 && self.start_timeout_s.is_finite()) {
+            return Err("`start_timeout_s` must be a positive number of seconds".into());
+        }
+        if self.delay_ms.is_some() && self.delay_env.is_none() {
+            return Err(
+                "`delay_ms` needs `delay_env` (the variable the service reads it from)".into(),
+            );
+        }
+        if self.url.is_some() && (self.delay_ms.is_some() || !self.env.is_empty()) {
+            return Err("`env` and `delay_ms` need `command` (a service cachecheck starts)".into());
+        }
+        Ok(())
+    }
+
+    fn build(&self, env: &Env) -> anyhow::Result<std::sync::Arc<dyn Strategy>> {
+        Ok(std::sync::Arc::new(Service::new(self.clone(), env)?))
+    }
+}
+
+/// The strategy: the HTTP client pool and, with `command`, the started process.
+pub struct Service {
+    settings: Settings,
+    /// `http://127.0.0.1:PORT` of the service.
+    base: String,
+    http: reqwest::Client,
+    /// The started process (None with `url`).
+    app: Option<Mutex<App>>,
+    addrs: RoleAddrs,
+    ttl_ms: u64,
+}
+
+impl Service {
+    fn new(settings: Settings, env: &Env) -> anyhow::Result<Service> {
+        let http = http::client(env.op_timeout)?;
+        let (base, app) = match (&settings.command, &settings.url) {
+            (Some(argv), _) => {
+                let port = crate::infra::process::free_port()?;
+                let mut vars = environment(&env.addrs, env.ttl_ms, port);
+                vars.extend(settings.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+                if let (Some(name), Some(ms)) = (&settings.delay_env, settings.delay_ms) {
+                    vars.push((name.clone(), ms.to_string()));
+                }
+                let app = App::new(argv.clone(), vars, env.workload_dir.clone(), &env.dir);
+                (format!("http://127.0.0.1:{port}"), Some(Mutex::new(app)))
+            }
+            (None, Some(url)) => (url.trim_end_matches('/').to_string(), None),
+            (None, None) => anyhow::bail!("strategy `service`: no `command` or `url`"),
+        };
+        Ok(Service {
+            settings,
+            base,
+            http,
+            app,
+            addrs: env.addrs.clone(),
+            ttl_ms: env.ttl_ms,
+        })
+    }
+
+    fn start_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.settings.start_timeout_s)
+    }
+
+    fn health_url(&self) -> String {
+        format!("{}{}", self.base, self.settings.health)
+    }
+
+    fn redis_key(&self, key: i64) -> String {
+        self.settings.cache_key.replace("{key}", &key.to_string())
+    }
+
+    /// Faults `kill`/`pause` with `service = "app"`.
+    async fn app_fault(&self, f: super::AppFault) -> anyhow::Result<()> {
+        let Some(app) = &self.app else {
+            anyhow::bail!("`service = \"app\"`: the service at {} was not started by cachecheck (fix: use `command`, or remove the fault)", self.base);
+        };
+        let mut app = app.lock().await;
+        match f {
+            super::AppFault::Kill => app.kill().await,
+            super::AppFault::Restart => {
+                app.spawn()?;
+                app.wait_healthy(&self.http, &self.health_url(), self.start_timeout())
+                    .await?;
+            }
+            super::AppFault::Pause => {
+                anyhow::ensure!(app.pause(), "{} is not running", app.describe());
+            }
+            super::AppFault::Resume => {
+                app.resume();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The environment of a started service: every address through its role's proxy.
+pub fn environment(addrs: &RoleAddrs, ttl_ms: u64, port: u16) -> Vec<(String, String)> {
+    let (db_host, db_port) = addrs.addr(Role::Db);
+    let db = &addrs.db;
+    let password = db.password.clone().unwrap_or_default();
+    let auth = match &db.password {
+        Some(p) => format!("{}:{p}", db.user),
+        None => db.user.clone(),
+    };
+    let redis = |r: Role| {
+        let (h, p) = addrs.addr(r);
+        format!("redis://{h}:{p}/0")
+    };
+    vec![
+        ("CACHECHECK_HTTP_ADDR".into(), format!("127.0.0.1:{port}")),
+        (
+            "CACHECHECK_DB_URL".into(),
+            format!("mysql://{auth}@{db_host}:{db_port}/{}", db.database),
+        ),
+        ("CACHECHECK_DB_HOST".into(), db_host.to_string()),
+        ("CACHECHECK_DB_PORT".into(), db_port.to_string()),
+        ("CACHECHECK_DB_USER".into(), db.user.clone()),
+        ("CACHECHECK_DB_PASSWORD".into(), password),
+        ("CACHECHECK_DB_NAME".into(), db.database.clone()),
+        ("CACHECHECK_TABLE".into(), crate::register::TABLE.into()),
+        ("CACHECHECK_REDIS_URL".into(), redis(Role::Cache)),
+        ("CACHECHECK_REDIS_READ_URL".into(), redis(Role::CacheRead)),
+        ("CACHECHECK_REDIS_FILL_URL".into(), redis(Role::CacheFill)),
+        ("CACHECHECK_REDIS_WRITE_URL".into(), redis(Role::CacheWrite)),
+        ("CACHECHECK_TTL_MS".into(), ttl_ms.to_string()),
+    ]
+}
+
+#[async_trait]
+impl Strategy for Service {
+    async fn read(&self, _: &mut Session, key: i64) -> Outcome<ReadValue> {
+        http::read(&self.http, &format!("{}/kv/{key}", self.base)).await
+    }
+
+    async fn write(&self, _: &mut Session, key: i64, value: i64) -> Outcome<()> {
+        http::write(&self.http, &format!("{}/kv/{key}", self.base), value).await
+    }
+
+    async fn start(&self) -> anyhow::Result<()> {
+        match &self.app {
+            Some(app) => {
+                let mut app = app.lock().await;
+                app.spawn()?;
+                app.wait_healthy(&self.http, &self.health_url(), self.start_timeout())
+                    .await
+            }
+            None => {
+                let vars = environment(&self.addrs, self.ttl_ms, 0);
+                eprintln!(
+                    "cachecheck: the service at {} must use these addresses (fault proxies):",
+                    self.base
+                );
+                for (k, v) in vars.iter().skip(1) {
+                    if k == "CACHECHECK_DB_PASSWORD" {
+                        continue;
+                    }
+                    eprintln!("  {k}={}", hide_password(v));
+                }
+                let r = self
+                    .http
+                    .get(self.health_url())
+                    .timeout(self.start_timeout())
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status().as_u16() == 200 => Ok(()),
+                    Ok(r) => anyhow::bail!(
+                        "the service at {} answered {} with {} (fix: it must answer 200 once ready)",
+                        self.base,
+                        self.settings.health,
+                        r.status().as_u16()
+                    ),
+                    Err(e) => anyhow::bail!(
+                        "the service at {} does not answer {}: {} (fix: start it, or check `url`)",
+                        self.base,
+                        self.settings.health,
+                        http::one_line(&e)
+                    ),
+                }
+            }
+        }
+    }
+
+    async fn quiesce(&self) {
+        // The service keeps running through the settle time: its own background work (a
+        // double delete's second delete) completes; it is stopped when the strategy's run
+        // ends (dropped).
+    }
+
+    async fn cache_view(&self, conn: &mut CacheConn, key: i64) -> Result<CacheView, StepError> {
+        let k = self.redis_key(key);
+        let raw: Option<String> = conn.query(redis::cmd("GET").arg(&k)).await?;
+        let value = raw
+            .as_deref()
+            .and_then(|s| parse_cached(&self.settings.cache_value, s));
+        let ttl: i64 = conn.query(redis::cmd("PTTL").arg(&k)).await?;
+        Ok(CacheView {
+            value,
+            ttl_ms: value.map(|_| ttl),
+        })
+    }
+
+    async fn app_fault(&self, f: super::AppFault) -> anyhow::Result<()> {
+        Service::app_fault(self, f).await
+    }
+
+    fn extra(&self) -> Option<serde_json::Value> {
+        Some(serde_json::json!({ "service": {
+            "command": self.settings.command,
+            "url": self.settings.url,
+            "log": self.app.as_ref().map(|_| app::LOG_FILE),
+        }}))
+    }
+}
+
+/// The value a reader would be served from a cache entry: `int` (the decimal string) or the
+/// integer at a JSON pointer; None for anything else (a marker, a tombstone, a lease).
+pub fn parse_cached(format: &str, raw: &str) -> Option<i64> {
+    if format == "int" {
+        return raw.trim().parse().ok();
+    }
+    let v: serde_json::Value = serde_json::from_str(raw).ok()?;
+    v.pointer(format)?.as_i64()
+}
+
+/// `mysql://user:***@host` for printing.
+fn hide_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if url[s + 3..at].contains(':') => {
+            let user_end = s + 3 + url[s + 3..at].find(':').unwrap_or(0);
+            format!("{}:***{}", &url[..user_end], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_values_are_read_as_configured() {
+        assert_eq!(parse_cached("int", "42"), Some(42));
+        assert_eq!(parse_cached("int", "x"), None);
+        assert_eq!(
+            parse_cached("/value", r#"{"value": 7, "version": 3}"#),
+            Some(7)
+        );
+        assert_eq!(
+            parse_cached("/value", r#"{"tomb": true, "version": 3}"#),
+            None
+        );
+        assert_eq!(parse_cached("/value", "7"), None);
+    }
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(
+            hide_password("mysql://root:secret@127.0.0.1:1/x"),
+            "mysql://root:***@127.0.0.1:1/x"
+        );
+        assert_eq!(hide_password("mysql://root@h/x"), "mysql://root@h/x");
+    }
+
+    #[test]
+    fn settings_name_the_problem() {
+        let t = |s: &str| {
+            super::super::typed::<Settings>(&toml::from_str(s).unwrap())
+                .err()
+                .unwrap_or_default()
+        };
+        assert!(t("").contains("`command`"));
+        assert!(t("command = []").contains("`command`"));
+        assert!(t("url = \"http://h:1\"\ncommand = [\"x\"]").contains("exclude"));
+        assert!(t("command = [\"x\"]\ncache_key = \"k\"").contains("{key}"));
+        assert!(t("command = [\"x\"]\ncache_value = \"json\"").contains("pointer"));
+        assert!(t("command = [\"x\"]\ndelay_ms = 5").contains("delay_env"));
+        assert!(t("command = [\"x\"]").is_empty());
+    }
+}
