@@ -16,6 +16,9 @@ pub struct RoleAddrs {
     pub db: DbEndpoint,
     pub addrs: BTreeMap<Role, (String, u16)>,
     pub injected: Arc<Injected>,
+    /// Where the `db-replica` role connects, per replica (the first through the role's proxy,
+    /// others directly); empty without replicas.
+    pub replicas: Vec<(String, u16)>,
 }
 
 impl RoleAddrs {
@@ -34,6 +37,7 @@ impl RoleAddrs {
             db: db.clone(),
             addrs,
             injected: Arc::default(),
+            replicas: Vec::new(),
         }
     }
 
@@ -45,6 +49,12 @@ impl RoleAddrs {
     pub fn db_opts(&self, r: Role) -> mysql_async::Opts {
         let (h, p) = self.addr(r);
         self.db.opts_via(h, p, true)
+    }
+
+    /// Connection options for replica `i` (0-based) on the `db-replica` role.
+    pub fn replica_opts(&self, i: usize) -> Option<mysql_async::Opts> {
+        let (h, p) = self.replicas.get(i)?;
+        Some(self.db.opts_via(h, *p, true))
     }
 
     pub fn redis_url(&self, r: Role) -> String {

@@ -23,13 +23,17 @@ pub struct LocalInfra {
     /// Human-readable versions, e.g. "MariaDB 10.11.19".
     pub db_version: String,
     pub redis_version: String,
+    /// Read replicas of the database (`[infra] db_replicas`), see [`super::replicas`].
+    pub replicas: Vec<super::replicas::Replica>,
+    /// How long starting the replicas took (to answering; replication set up later).
+    pub replicas_started_in: Option<Duration>,
     // Declared last: removed after the processes are gone.
     dir: tempfile::TempDir,
 }
 
 /// Which flavour of MySQL-compatible server is installed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flavor {
+pub(super) enum Flavor {
     MariaDb,
     Mysql,
 }
@@ -143,11 +147,27 @@ impl LocalInfra {
             proxy_started,
             db_version: String::new(),
             redis_version: String::new(),
+            replicas: Vec::new(),
+            replicas_started_in: None,
             dir,
         };
         infra.record_owner();
         infra.wait_ready(Duration::from_secs(60)).await?;
         Ok(infra)
+    }
+
+    /// Starts `n` read replicas of the database (processes answering; replication is set up
+    /// once the `replication` proxy exists, see [`super::replicas::Replica::replicate_from`]).
+    pub async fn start_replicas(&mut self, n: usize) -> Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        let t0 = Instant::now();
+        let root = self.dir.path().to_path_buf();
+        self.replicas = super::replicas::start(n, &root, &self.endpoints.db).await?;
+        self.replicas_started_in = Some(t0.elapsed());
+        self.record_owner();
+        Ok(())
     }
 
     /// Writes the pids of the harness and the servers, for the cleanup after a crash.
@@ -311,12 +331,16 @@ impl LocalInfra {
             self.proxy.as_ref().and_then(|p| p.pid()),
         ]
         .into_iter()
+        .chain(self.replicas.iter().map(|r| r.pid()))
         .flatten()
         .collect()
     }
 
     /// Stops both servers and removes their files.
     pub async fn stop(mut self) {
+        for r in &mut self.replicas {
+            r.stop().await;
+        }
         if let Some(p) = self.proxy.as_mut() {
             p.kill().await;
         }
@@ -372,7 +396,7 @@ fn detect_flavor(bin: &Path) -> Flavor {
     }
 }
 
-fn init_datadir(flavor: Flavor, dbd: &Path, datadir: &Path, dir: &Path) -> Result<()> {
+pub(super) fn init_datadir(flavor: Flavor, dbd: &Path, datadir: &Path, dir: &Path) -> Result<()> {
     let log = dir.join("db-init.log");
     let logf = std::fs::File::create(&log)?;
     // A private tmpdir: bootstraps running side by side in the shared /tmp collide on their
@@ -435,7 +459,7 @@ fn current_user() -> String {
     }
 }
 
-fn db_args(flavor: Flavor, dir: &Path, datadir: &Path, port: u16) -> Vec<String> {
+pub(super) fn db_args(flavor: Flavor, dir: &Path, datadir: &Path, port: u16) -> Vec<String> {
     let p = |x: &PathBuf| x.display().to_string();
     let mut a = vec![
         "--no-defaults".to_string(),

@@ -16,6 +16,7 @@ pub mod images;
 pub mod local;
 pub mod orphans;
 pub mod process;
+pub mod replicas;
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,8 @@ use std::time::{Duration, Instant};
 /// redis_image = "redis:7"                 # docker only; $CACHECHECK_REDIS_IMAGE wins
 /// proxy_image = "ghcr.io/shopify/toxiproxy" # docker only; $CACHECHECK_PROXY_IMAGE wins;
 ///                                         # "none": no fault proxy
+/// db_replicas = 0     # local only: read replicas of the database (GTID replication through
+///                     # the `replication` role's proxy; see [`replicas`]), at most 8
 /// ```
 ///
 /// Docker images left unset: the official image if the engine has it, else the local one
@@ -63,6 +66,8 @@ pub struct InfraConfig {
     pub redis_image: Option<String>,
     #[serde(default)]
     pub proxy_image: Option<String>,
+    #[serde(default)]
+    pub db_replicas: u32,
     /// `--keep` (command line only): leave a docker stack running after the run.
     #[serde(skip)]
     pub keep: bool,
@@ -100,6 +105,15 @@ impl InfraConfig {
         }
         if let Some(u) = &self.toxiproxy_url {
             parse_http_url(u).map_err(|e| format!("field `infra.toxiproxy_url`: {e}"))?;
+        }
+        if self.db_replicas > 0 && self.kind != InfraKind::Local {
+            return Err(format!(
+                "field `infra.db_replicas`: replicas are started on kind = \"local\" only, not \"{}\" (fix: use --infra local, or remove db_replicas)",
+                self.kind_name()
+            ));
+        }
+        if self.db_replicas > 8 {
+            return Err("field `infra.db_replicas`: at most 8".into());
         }
         for (field, v) in [
             ("db_image", &self.db_image),
@@ -157,6 +171,10 @@ pub enum Role {
     Binlog,
     /// A service's single Redis pool (strategy `service`: `CACHECHECK_REDIS_URL`).
     Cache,
+    /// Reads after a miss from a read replica (`fill_from = "replica"`).
+    DbReplica,
+    /// The replicas' replication connection to the primary.
+    Replication,
 }
 
 impl Role {
@@ -177,12 +195,17 @@ impl Role {
             Role::CacheWrite => "cache-write",
             Role::Binlog => "binlog",
             Role::Cache => "cache",
+            Role::DbReplica => "db-replica",
+            Role::Replication => "replication",
         }
     }
 
     /// Whether the role talks to the database (else Redis).
     pub fn is_db(self) -> bool {
-        matches!(self, Role::Db | Role::Binlog)
+        matches!(
+            self,
+            Role::Db | Role::Binlog | Role::DbReplica | Role::Replication
+        )
     }
 }
 
@@ -394,9 +417,12 @@ impl Stack {
     /// was started.
     pub async fn start(cfg: &InfraConfig, run_dir: &std::path::Path) -> Result<Stack> {
         match cfg.kind {
-            InfraKind::Local => Ok(Stack::Local(Box::new(
-                local::LocalInfra::start_with(None, (!cfg.direct).then_some(cfg.proxy)).await?,
-            ))),
+            InfraKind::Local => {
+                let mut l =
+                    local::LocalInfra::start_with(None, (!cfg.direct).then_some(cfg.proxy)).await?;
+                l.start_replicas(cfg.db_replicas as usize).await?;
+                Ok(Stack::Local(Box::new(l)))
+            }
             InfraKind::Docker => Ok(Stack::Docker(Box::new(
                 docker::DockerInfra::start(cfg, run_dir).await?,
             ))),
@@ -414,6 +440,14 @@ impl Stack {
         }
     }
 
+    /// The read replicas (none unless `[infra] db_replicas`).
+    pub fn replicas(&self) -> &[replicas::Replica] {
+        match self {
+            Stack::Local(l) => &l.replicas,
+            _ => &[],
+        }
+    }
+
     pub fn kind_name(&self) -> &'static str {
         match self {
             Stack::Local(_) => "local",
@@ -425,17 +459,19 @@ impl Stack {
     /// One line: what runs where.
     pub fn describe(&self) -> String {
         match self {
-            Stack::Local(l) => format!(
-                "{} on 127.0.0.1:{}, redis {} on 127.0.0.1:{}{}",
-                l.db_version,
-                l.endpoints.db.port,
-                l.redis_version,
-                l.endpoints.redis_port,
-                match (&l.proxy_kind, &l.endpoints.toxiproxy_api) {
-                    (Some(k), Some(a)) => format!(", fault proxy ({k}) on {a}"),
-                    _ => String::new(),
-                }
-            ),
+            Stack::Local(l) => {
+                format!(
+                    "{} on 127.0.0.1:{}, redis {} on 127.0.0.1:{}{}",
+                    l.db_version,
+                    l.endpoints.db.port,
+                    l.redis_version,
+                    l.endpoints.redis_port,
+                    match (&l.proxy_kind, &l.endpoints.toxiproxy_api) {
+                        (Some(k), Some(a)) => format!(", fault proxy ({k}) on {a}"),
+                        _ => String::new(),
+                    }
+                ) + &replicas::describe(&l.replicas, l.replicas_started_in)
+            }
             Stack::Docker(d) => d.describe(),
             Stack::External(e) => format!(
                 "external database {} at {}:{} and redis {} at {}",

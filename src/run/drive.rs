@@ -102,6 +102,11 @@ pub(super) async fn drive(
     phase(&p.rec, "quiescence");
     let harness = sampler.finish().await;
     let faults = nemesis.finish().await;
+    // Every replica caught up, so the final state is judged on a converged database.
+    if let Err(e) = super::replication::catch_up(&*cx.stack.lock().await, cx.ep).await {
+        tracing::warn!("at quiescence: {e:#}");
+        eprintln!("cachecheck: warning: at quiescence: {e:#}");
+    }
     if let Some(e) = failed {
         return Err(e).context("a client task panicked");
     }

@@ -16,6 +16,7 @@ mod collect;
 mod drive;
 mod judge;
 mod prepare;
+pub(crate) mod replication;
 mod servers;
 
 use crate::config::{RunConfig, StrategyRun};

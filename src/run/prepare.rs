@@ -37,6 +37,8 @@ pub(super) async fn prepare(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Prepared
         .await
         .context("cannot create the register table")?;
     let _ = admin.disconnect().await;
+    // Every replica has the fresh data before a client reads it.
+    super::replication::catch_up(&*cx.stack.lock().await, cx.ep).await?;
     let mut cache_admin = CacheConn::new(&cx.ep.redis_url(), Duration::from_secs(10))?;
     cache_admin
         .query::<()>(&redis::cmd("FLUSHDB"))

@@ -39,14 +39,22 @@ pub(super) async fn start(
         }
     };
     let ep = stack.endpoints();
-    let addrs = match &proxy {
+    let mut addrs = match &proxy {
         Some(p) => RoleAddrs {
             db: ep.db.clone(),
             addrs: p.listen.clone(),
             injected: Arc::default(),
+            replicas: Vec::new(),
         },
         None => RoleAddrs::direct(&ep.db, &ep.redis_host, ep.redis_port),
     };
+    if let Err(e) = crate::run::replication::connect(&stack, &mut addrs).await {
+        if let Some(p) = proxy.clone() {
+            let _ = tokio::task::spawn_blocking(move || p.delete_all()).await;
+        }
+        stack.stop().await;
+        return Err(e);
+    }
     Ok(Servers {
         stack,
         proxy,
@@ -88,7 +96,8 @@ async fn setup_proxy(stack: &Stack, direct: bool) -> Result<Option<Arc<FaultProx
     }
     let mut spec: Vec<(Role, String, String)> = Vec::new();
     let mut client_addr = std::collections::BTreeMap::new();
-    for (i, r) in Role::ALL.iter().enumerate() {
+    let replica_roles = crate::run::replication::proxy_roles(stack);
+    for (i, r) in Role::ALL.iter().chain(&replica_roles).enumerate() {
         let service = if r.is_db() {
             Service::Db
         } else {
@@ -97,9 +106,12 @@ async fn setup_proxy(stack: &Stack, direct: bool) -> Result<Option<Arc<FaultProx
         let (listen, host) = stack.proxy_listen(i).with_context(|| {
             format!("the stack gives no address for the `{}` proxy (fix: set `direct = true` in [infra])", r.as_str())
         })?;
-        let upstream = stack
-            .proxy_upstream(service)
-            .context("the stack gives no upstream for a proxy")?;
+        let upstream = match crate::run::replication::upstream(stack, *r) {
+            Some(u) => u,
+            None => stack
+                .proxy_upstream(service)
+                .context("the stack gives no upstream for a proxy")?,
+        };
         spec.push((*r, listen, upstream));
         client_addr.insert(*r, (host.ip().to_string(), host.port()));
     }

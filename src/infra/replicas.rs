@@ -1,0 +1,343 @@
+//! Read replicas of the local primary (`[infra] db_replicas = N`): private MariaDB servers, each
+//! with its own data directory, socket and loopback port, `read_only`, `log_slave_updates` (so a
+//! binlog consumer can follow a replica), replicating from the primary with GTIDs
+//! (`MASTER_USE_GTID = slave_pos`).
+//!
+//! A replica is started as a process with the primary ([`start`]); its replication connection is
+//! set up later ([`Replica::replicate_from`]), once the run knows the address the replica
+//! reaches the primary at: the `replication` role's fault proxy, so latency and partitions can
+//! be put on it, or the primary itself when the workload connects directly.
+//!
+//! Catching up is judged with GTIDs: the primary's `@@gtid_binlog_pos` is waited for on the
+//! replica with `MASTER_GTID_WAIT`.
+
+use super::process::{find_binary, free_port, ManagedProcess};
+use super::DbEndpoint;
+use anyhow::{Context, Result};
+use mysql_async::prelude::Queryable;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// One running replica.
+pub struct Replica {
+    /// 1-based, as faults name it (`replica-1`).
+    pub index: usize,
+    pub endpoint: DbEndpoint,
+    pub(super) process: ManagedProcess,
+    pub dir: PathBuf,
+}
+
+/// Starts `n` replica processes under `root` (the primary's temporary directory) and waits until
+/// each answers. Replication is not configured yet (see [`Replica::replicate_from`]).
+pub async fn start(n: usize, root: &Path, primary: &DbEndpoint) -> Result<Vec<Replica>> {
+    let dbd = find_binary(&["mariadbd"]).ok_or_else(|| super::InfraError::MissingBinary {
+        what: "mariadbd (replicas need MariaDB)".into(),
+        fix: "apt-get install mariadb-server".into(),
+    })?;
+    let mut out = Vec::with_capacity(n);
+    for index in 1..=n {
+        let dir = root.join(format!("replica-{index}"));
+        std::fs::create_dir_all(&dir)?;
+        let datadir = dir.join("db");
+        super::local::init_datadir(super::local::Flavor::MariaDb, &dbd, &datadir, &dir)?;
+        let port = free_port()?;
+        let mut args = super::local::db_args(super::local::Flavor::MariaDb, &dir, &datadir, port);
+        // Later options win over the primary's.
+        args.extend([
+            format!("--server-id={}", 100 + index),
+            "--read-only=ON".into(),
+            "--log-slave-updates=ON".into(),
+            "--skip-slave-start".into(),
+            format!("--relay-log={}", datadir.join("relay").display()),
+            "--slave-net-timeout=5".into(),
+        ]);
+        let mut process = ManagedProcess::new(
+            &format!("replica-{index}"),
+            dbd.clone(),
+            args,
+            dir.join("db.log"),
+        );
+        process.spawn()?;
+        out.push(Replica {
+            index,
+            endpoint: DbEndpoint {
+                port,
+                ..primary.clone()
+            },
+            process,
+            dir,
+        });
+    }
+    for r in &mut out {
+        r.wait_answering(Duration::from_secs(60)).await?;
+    }
+    Ok(out)
+}
+
+impl Replica {
+    pub fn name(&self) -> String {
+        format!("replica-{}", self.index)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.process.pid()
+    }
+
+    /// Waits until the replica answers (after a start or restart), and checks it is ours.
+    pub async fn wait_answering(&mut self, limit: Duration) -> Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(st) = self.process.exited() {
+                anyhow::bail!(
+                    "{} exited ({st}) during start-up: {} (log: {})",
+                    self.name(),
+                    self.process.log_tail(3),
+                    self.process.log_path().display()
+                );
+            }
+            match super::db_query_first::<(String, String)>(
+                &self.endpoint,
+                "SELECT VERSION(), @@datadir",
+            )
+            .await
+            {
+                Ok(Some((_, datadir))) => {
+                    let ours = self.dir.join("db");
+                    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or(p.to_path_buf());
+                    if canon(Path::new(&datadir)) != canon(&ours) {
+                        return Err(super::process::PortClash(format!(
+                            "port {} answers with another database server (datadir {datadir})",
+                            self.endpoint.port
+                        ))
+                        .into());
+                    }
+                    return Ok(());
+                }
+                Ok(None) => {}
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(e.context(format!("{} did not answer in time", self.name())))
+                }
+                Err(_) => {}
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Points the replica at the primary, reached at `host:port`, with GTIDs, and starts both
+    /// replication threads.
+    pub async fn replicate_from(&self, host: &str, port: u16, primary: &DbEndpoint) -> Result<()> {
+        let mut c = self.admin().await?;
+        let pass = primary
+            .password
+            .clone()
+            .unwrap_or_default()
+            .replace('\'', "''");
+        c.query_drop("STOP SLAVE").await?;
+        c.query_drop(format!(
+            "CHANGE MASTER TO MASTER_HOST='{host}', MASTER_PORT={port}, MASTER_USER='{}', \
+             MASTER_PASSWORD='{pass}', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, \
+             MASTER_DELAY=0",
+            primary.user.replace('\'', "''")
+        ))
+        .await
+        .with_context(|| format!("{}: CHANGE MASTER failed", self.name()))?;
+        c.query_drop("START SLAVE").await?;
+        let _ = c.disconnect().await;
+        Ok(())
+    }
+
+    /// A connection to the replica for the harness (never through a proxy).
+    pub async fn admin(&self) -> Result<mysql_async::Conn> {
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            mysql_async::Conn::new(self.endpoint.opts(false)),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("{}: connect timed out", self.name()))?
+        .with_context(|| format!("cannot connect to {}", self.name()))
+    }
+
+    /// `SHOW SLAVE STATUS`: whether both threads run, and the last errors.
+    pub async fn status(&self) -> Result<ReplicaStatus> {
+        let mut c = self.admin().await?;
+        let row: Option<mysql_async::Row> = c.query_first("SHOW SLAVE STATUS").await?;
+        let _ = c.disconnect().await;
+        let row = row.context("not configured as a replica")?;
+        let get = |name: &str| -> String {
+            row.columns_ref()
+                .iter()
+                .position(|col| col.name_str() == name)
+                .and_then(|i| row.get_opt::<Option<String>, _>(i))
+                .and_then(|r| r.ok())
+                .flatten()
+                .unwrap_or_default()
+        };
+        Ok(ReplicaStatus {
+            io_running: get("Slave_IO_Running") == "Yes",
+            sql_running: get("Slave_SQL_Running") == "Yes",
+            last_error: [get("Last_IO_Error"), get("Last_SQL_Error")]
+                .into_iter()
+                .filter(|e| !e.is_empty())
+                .collect::<Vec<_>>()
+                .join("; "),
+            gtid_slave_pos: get("Gtid_Slave_Pos"),
+        })
+    }
+
+    /// Waits until the replica has applied everything the primary had committed when the call
+    /// started, up to `limit`. Errors name what was missing (threads stopped, the last error).
+    pub async fn wait_caught_up(&self, primary: &DbEndpoint, limit: Duration) -> Result<()> {
+        let target: Option<String> =
+            super::db_query_first(primary, "SELECT @@gtid_binlog_pos").await?;
+        let target = target.unwrap_or_default();
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let wait = left.min(Duration::from_secs(1)).as_secs_f64().max(0.05);
+            let r = async {
+                let mut c = self.admin().await?;
+                let got: Option<i64> = c
+                    .query_first(format!(
+                        "SELECT MASTER_GTID_WAIT('{}', {wait:.3})",
+                        target.replace('\'', "")
+                    ))
+                    .await?;
+                let _ = c.disconnect().await;
+                anyhow::Ok(got == Some(0))
+            }
+            .await;
+            if matches!(r, Ok(true)) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let st = self.status().await.ok();
+                anyhow::bail!(
+                    "{} did not catch up with the primary's {target} within {:.0} s{}",
+                    self.name(),
+                    limit.as_secs_f64(),
+                    match st {
+                        Some(s) => format!(
+                            " (io {}, sql {}, at {}{})",
+                            yes(s.io_running),
+                            yes(s.sql_running),
+                            s.gtid_slave_pos,
+                            if s.last_error.is_empty() {
+                                String::new()
+                            } else {
+                                format!(", error: {}", s.last_error)
+                            }
+                        ),
+                        None => String::new(),
+                    }
+                );
+            }
+            if r.is_err() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    /// Starts both replication threads if either is stopped (idempotent: what a fault's heal
+    /// and the end of a run rely on).
+    pub async fn ensure_running(&self) -> Result<()> {
+        let st = self.status().await?;
+        if !st.sql_running || !st.io_running {
+            let mut c = self.admin().await?;
+            c.query_drop("START SLAVE").await?;
+            let _ = c.disconnect().await;
+        }
+        Ok(())
+    }
+
+    /// Sets `MASTER_DELAY` (seconds; 0 heals), restarting the replication threads around it.
+    pub async fn set_delay(&self, seconds: u32) -> Result<()> {
+        let mut c = self.admin().await?;
+        c.query_drop("STOP SLAVE").await?;
+        c.query_drop(format!("CHANGE MASTER TO MASTER_DELAY={seconds}"))
+            .await?;
+        c.query_drop("START SLAVE").await?;
+        let _ = c.disconnect().await;
+        Ok(())
+    }
+
+    /// Runs one statement on the replica (fault actions: `STOP SLAVE SQL_THREAD`, ...).
+    pub async fn exec(&self, sql: &str) -> Result<()> {
+        let mut c = self.admin().await?;
+        c.query_drop(sql)
+            .await
+            .with_context(|| format!("{}: {sql}", self.name()))?;
+        let _ = c.disconnect().await;
+        Ok(())
+    }
+
+    /// The GTID position the replica has applied (`@@gtid_slave_pos`).
+    pub async fn applied(&self) -> Result<String> {
+        let v: Option<String> =
+            super::db_query_first(&self.endpoint, "SELECT @@gtid_slave_pos").await?;
+        Ok(v.unwrap_or_default())
+    }
+
+    pub async fn stop(&mut self) {
+        self.process.stop(Duration::from_secs(5)).await;
+    }
+}
+
+/// `, 2 replicas on 127.0.0.1:41234, 41240 (started in 3.10 s)` for the start-up line.
+pub fn describe(replicas: &[Replica], took: Option<Duration>) -> String {
+    if replicas.is_empty() {
+        return String::new();
+    }
+    let ports: Vec<String> = replicas
+        .iter()
+        .map(|r| r.endpoint.port.to_string())
+        .collect();
+    format!(
+        ", {} replica{} on 127.0.0.1:{}{}",
+        replicas.len(),
+        if replicas.len() == 1 { "" } else { "s" },
+        ports.join(", "),
+        took.map(|t| format!(" (started in {:.2} s)", t.as_secs_f64()))
+            .unwrap_or_default()
+    )
+}
+
+fn yes(b: bool) -> &'static str {
+    if b {
+        "running"
+    } else {
+        "stopped"
+    }
+}
+
+/// What `SHOW SLAVE STATUS` says.
+#[derive(Debug, Clone)]
+pub struct ReplicaStatus {
+    pub io_running: bool,
+    pub sql_running: bool,
+    pub last_error: String,
+    pub gtid_slave_pos: String,
+}
+
+/// The highest sequence number in a GTID position (`0-1-42,1-2-7` → 42 for domain 0).
+pub fn seq_no(pos: &str) -> u64 {
+    pos.split(',')
+        .filter_map(|g| {
+            let mut it = g.trim().split('-');
+            let domain = it.next()?;
+            let _server = it.next()?;
+            let seq = it.next()?;
+            (domain == "0").then(|| seq.parse().ok()).flatten()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn seq_no_reads_domain_zero() {
+        assert_eq!(super::seq_no("0-1-42"), 42);
+        assert_eq!(super::seq_no("1-5-9,0-1-7"), 7);
+        assert_eq!(super::seq_no(""), 0);
+    }
+}
