@@ -54,6 +54,44 @@ pub enum Command {
     /// Build, list or remove the local Docker images of --infra docker (no registry needed).
     #[command(subcommand)]
     Images(crate::images_cmd::ImagesCommand),
+    /// Run workloads (default workloads/races/) N times each and print the strategy × workload
+    /// matrix: anomalies (median), expectation verdicts, agreement over the runs.
+    Suite(SuiteArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SuiteArgs {
+    /// Workload files or directories of them (default: workloads/races/).
+    #[arg(value_name = "WORKLOAD|DIR")]
+    pub workloads: Vec<PathBuf>,
+    /// Run this strategy in every workload (repeatable; `all`: every registered strategy);
+    /// replaces each workload's own list.
+    #[arg(long = "strategy", value_name = "NAME")]
+    pub strategies: Vec<String>,
+    /// Runs per workload, each with its own seed (the workload's seed, +1, +2, ...).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub repeat: u32,
+    /// Where the suite's directory goes (with every run's results and matrix.json).
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Output format of the matrix on stdout (matrix.json, .md and .html are always written).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::suite::Format,
+    /// Base seed (overrides the workloads'; repeat i runs with seed + i - 1).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Run length per strategy in seconds (overrides the workloads').
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Concurrent clients (overrides the workloads').
+    #[arg(long, value_name = "N")]
+    pub clients: Option<u32>,
+    /// Where the servers run (overrides the workloads' [infra] kind).
+    #[arg(long, value_enum)]
+    pub infra: Option<InfraKind>,
+    /// Only the matrix: no progress lines or bars.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -420,6 +458,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
             })
         }
         Command::Images(c) => crate::images_cmd::run(c),
+        Command::Suite(a) => cmd_suite(a),
         Command::Strategies => {
             for r in crate::strategy::REGISTRY {
                 println!("{:<22} {}", r.name, r.about);
@@ -514,5 +553,51 @@ fn cmd_tune(a: TuneArgs) -> Result<u8> {
         EXIT_OK
     } else {
         EXIT_FAILED
+    })
+}
+
+fn cmd_suite(a: SuiteArgs) -> Result<u8> {
+    let overrides = Overrides {
+        strategies: crate::suite::plan::strategies(&a.strategies),
+        seed: a.seed,
+        duration_s: a.duration,
+        clients: a.clients,
+        infra: a.infra,
+        ..Default::default()
+    };
+    // Every run's configuration, validated before any server starts.
+    let plan = crate::suite::plan::plan(&a.workloads, a.repeat, &overrides)?;
+    let rt = runtime()?;
+    let outcome = rt.block_on(async {
+        let shutdown = shutdown_on_signals();
+        crate::suite::suite(&plan, &a.out, a.quiet, shutdown).await
+    })?;
+    print!(
+        "{}",
+        crate::suite::render::render(&outcome.matrix, a.format)
+    );
+    let dir = outcome.dir.display();
+    let files = format!("results: {dir} (matrix.json, matrix.md, matrix.html)");
+    if a.format == crate::suite::Format::Table {
+        println!("{files}");
+    } else {
+        eprintln!("{files}");
+    }
+    if let Some(e) = outcome.error {
+        return Err(e.context(format!(
+            "the suite stopped; the matrix in {dir} covers the runs before"
+        )));
+    }
+    if outcome.matrix.interrupted {
+        eprintln!(
+            "cachecheck: interrupted: the matrix in {dir} covers the {} runs that finished",
+            outcome.matrix.runs_done
+        );
+        return Ok(EXIT_ERROR);
+    }
+    Ok(if outcome.matrix.failed {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
     })
 }

@@ -38,7 +38,8 @@
 //!   [`throughput`] (`timeline`: a run's course over time), [`tune`] (`tune-delay`), [`bench`]
 //!   (`bench checker|harness`), [`proxy_server`] (the built-in fault proxy speaking
 //!   Toxiproxy's REST API), [`images_cmd`] (`images build|list|remove`: the local Docker
-//!   images), [`progress`] (progress on a terminal, plain lines elsewhere).
+//!   images), [`progress`] (progress on a terminal, plain lines elsewhere), [`suite`]
+//!   (`suite`: workloads × strategies, repeated, as one matrix).
 //! * [`cli`]: argument parsing, one function per subcommand; [`exit`]: exit codes (0 ok, 1 an
 //!   expectation failed, 2 error); [`runtime`]: the async runtime and the shutdown signal.
 pub mod bench;
@@ -76,6 +77,7 @@ pub mod run;
 pub mod runtime;
 pub mod session;
 pub mod strategy;
+pub mod suite;
 pub mod summary;
 pub mod throughput;
 pub mod tune;

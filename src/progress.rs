@@ -188,3 +188,88 @@ pub fn done_line(s: &Summary) -> String {
         output::result_cell(s)
     )
 }
+
+/// The progress of a whole suite (`cachecheck suite`): a line before each run with the runs
+/// done out of the total and the time left, and one after it with its result. On a terminal
+/// the lines are bold and the runs' own bars go between them; elsewhere they are plain and
+/// stable (`suite: run 3/24: ...`); with `--quiet`, nothing.
+///
+/// The time left starts from the runs' planned lengths and is scaled, as runs finish, by how
+/// long the finished ones took against their plan.
+pub struct SuiteProgress {
+    mode: Mode,
+    estimates: Vec<f64>,
+    t0: Instant,
+    /// Planned seconds of the finished runs.
+    planned_done: f64,
+}
+
+impl SuiteProgress {
+    /// `estimates`: each planned run's expected length in seconds.
+    pub fn new(quiet: bool, estimates: Vec<f64>) -> SuiteProgress {
+        SuiteProgress {
+            mode: Mode::detect(quiet),
+            estimates,
+            t0: Instant::now(),
+            planned_done: 0.0,
+        }
+    }
+
+    /// Seconds left before run `next` (0-based) starts.
+    pub fn left_s(&self, next: usize) -> f64 {
+        let planned_left: f64 = self.estimates.iter().skip(next).sum();
+        let elapsed = self.t0.elapsed().as_secs_f64();
+        if self.planned_done > 0.0 {
+            planned_left * elapsed / self.planned_done
+        } else {
+            planned_left
+        }
+    }
+
+    /// Run `i` (0-based) starts.
+    pub fn start(&self, i: usize, what: &str) {
+        let line = format!(
+            "suite: run {}/{}: {what} · {i} done, about {} left",
+            i + 1,
+            self.estimates.len(),
+            clock(self.left_s(i))
+        );
+        self.print(&line);
+    }
+
+    /// Run `i` (0-based) has been checked.
+    pub fn done(&mut self, i: usize, summaries: &[Summary]) {
+        self.planned_done += self.estimates.get(i).copied().unwrap_or(0.0);
+        let failed = summaries.iter().filter(|s| !s.valid).count();
+        let line = format!(
+            "suite: {}/{} runs done in {} ({} of {} strategies failed an expectation), about {} left",
+            i + 1,
+            self.estimates.len(),
+            clock(self.t0.elapsed().as_secs_f64()),
+            failed,
+            summaries.len(),
+            clock(self.left_s(i + 1))
+        );
+        self.print(&line);
+    }
+
+    fn print(&self, line: &str) {
+        match self.mode {
+            Mode::Quiet => {}
+            Mode::Plain => eprintln!("{line}"),
+            Mode::Bars => eprintln!("\x1b[1m{line}\x1b[0m"),
+        }
+    }
+}
+
+/// `1h02m`, `4m10s`, `35s`.
+pub fn clock(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
