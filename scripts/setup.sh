@@ -25,6 +25,14 @@ command -v redis-benchmark >/dev/null 2>&1 || need+=(redis-tools)
 dpkg -s libssl-dev >/dev/null 2>&1 || need+=(libssl-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
+# The example services of examples/ (strategy `service`, tests/it/service.rs): Python with
+# Flask, redis-py and PyMySQL; Node.js with node-redis and mysql, all from Debian's packages.
+/usr/bin/python3 -c 'import flask' >/dev/null 2>&1 || need+=(python3-flask)
+/usr/bin/python3 -c 'import redis' >/dev/null 2>&1 || need+=(python3-redis)
+/usr/bin/python3 -c 'import pymysql' >/dev/null 2>&1 || need+=(python3-pymysql)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+[ -d /usr/share/nodejs/redis ] || [ -d /usr/lib/nodejs/redis ] || need+=(node-redis)
+[ -d /usr/share/nodejs/mysql ] || [ -d /usr/lib/nodejs/mysql ] || need+=(node-mysql)
 if $docker; then
   if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
     need+=(docker-compose)

@@ -35,7 +35,7 @@ fn a_clean_history_is_valid_on_every_property() {
     let (h, c, f) = clean();
     let r = check_final(&h, &c, &f);
     assert_eq!(r.verdict, Verdict::Valid);
-    assert_eq!(r.verdicts.len(), 8);
+    assert_eq!(r.verdicts.len(), 9);
     assert!(
         r.verdicts.values().all(|&v| v == Verdict::Valid),
         "{:?}",

@@ -10,6 +10,7 @@
 //! * faults injected in the application (delete errors) act through [`crate::injected`].
 
 pub mod actions;
+pub mod app;
 pub mod fault;
 pub mod kinds;
 pub mod proxy;

@@ -12,6 +12,7 @@ mod linearizability;
 mod proxy;
 mod races;
 mod reliability;
+mod service;
 mod strategies;
 mod support;
 mod uses;

@@ -6,6 +6,7 @@
 
 pub mod dirty;
 pub mod divergence;
+pub mod failed_writes_committed;
 pub mod impossible;
 pub mod linearizable;
 pub mod lost;
@@ -29,4 +30,5 @@ pub static CHECKERS: &[&Checker] = &[
     &read_your_writes::CHECKER,
     &impossible::CHECKER,
     &linearizable::CHECKER,
+    &failed_writes_committed::CHECKER,
 ];

@@ -3,11 +3,11 @@
 //!
 //! ```toml
 //! fault = "kill"
-//! service = "redis"        # db | redis
+//! service = "redis"        # db | redis | app (the service strategy `service` started)
 //! ```
 
-use crate::infra::Service;
 use crate::nemesis::actions::ServerKilled;
+use crate::nemesis::app::{AppKilled, Target};
 use crate::nemesis::fault::{parse, Fault, FaultKind, Kind};
 use serde::{Deserialize, Serialize};
 
@@ -19,19 +19,20 @@ pub const KIND: Kind = Kind {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Kill {
-    pub service: Service,
+    pub service: Target,
 }
 
 impl FaultKind for Kill {
     fn check(&self) -> Result<(), String> {
-        if self.service == Service::Proxy {
-            return Err("`service` must be db or redis".into());
+        if self.service == Target::Proxy {
+            return Err("`service` must be db, redis or app".into());
         }
         Ok(())
     }
     fn instance(&self, _: String) -> Box<dyn Fault> {
-        Box::new(ServerKilled {
-            service: self.service,
-        })
+        match self.service.server() {
+            Some(service) => Box::new(ServerKilled { service }),
+            None => Box::new(AppKilled),
+        }
     }
 }

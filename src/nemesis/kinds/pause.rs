@@ -2,11 +2,11 @@
 //!
 //! ```toml
 //! fault = "pause"
-//! service = "redis"        # db | redis
+//! service = "redis"        # db | redis | app (the service strategy `service` started)
 //! ```
 
-use crate::infra::Service;
 use crate::nemesis::actions::ServerPaused;
+use crate::nemesis::app::{AppPaused, Target};
 use crate::nemesis::fault::{parse, Fault, FaultKind, Kind};
 use serde::{Deserialize, Serialize};
 
@@ -18,19 +18,20 @@ pub const KIND: Kind = Kind {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pause {
-    pub service: Service,
+    pub service: Target,
 }
 
 impl FaultKind for Pause {
     fn check(&self) -> Result<(), String> {
-        if self.service == Service::Proxy {
-            return Err("`service` must be db or redis".into());
+        if self.service == Target::Proxy {
+            return Err("`service` must be db, redis or app".into());
         }
         Ok(())
     }
     fn instance(&self, _: String) -> Box<dyn Fault> {
-        Box::new(ServerPaused {
-            service: self.service,
-        })
+        match self.service.server() {
+            Some(service) => Box::new(ServerPaused { service }),
+            None => Box::new(AppPaused),
+        }
     }
 }

@@ -1,0 +1,215 @@
+//! Strategy `service`: the example services of `examples/` (Python: Flask, redis-py, PyMySQL;
+//! Node.js: http, node-redis, mysql) started by cachecheck on its servers and proxies, under
+//! the seed races' faults (as `workloads/races/` force them on the built-in strategies): their
+//! racy modes are flagged, their correct mode (versioned fills) stays clean. And the errors of
+//! a service that never becomes healthy or exits at start, and a kill of the service mid-run.
+
+use crate::support::*;
+use std::path::Path;
+
+/// The argv of an example service, absolute.
+fn example(lang: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    match lang {
+        "python" => format!(
+            "[\"/usr/bin/python3\", \"{}\"]",
+            root.join("python/app.py").display()
+        ),
+        _ => format!("[\"node\", \"{}\"]", root.join("node/app.js").display()),
+    }
+}
+
+/// A race workload: `racy` and `fixed` modes of an example under one fault (the fault of a
+/// workload in `workloads/races/`).
+fn race_workload(lang: &str, racy_mode: &str, fault: &str) -> String {
+    let cmd = example(lang);
+    format!(
+        r#"name = "service-race"
+seed = 34
+keys = 2
+clients = 16
+read_fraction = 0.8
+duration_s = 3.0
+op_timeout_ms = 1000
+settle_ms = 500
+strategies = ["service@racy", "service@fixed"]
+
+[strategy."service@racy"]
+command = {cmd}
+env = {{ CACHE_MODE = "{racy_mode}" }}
+
+[strategy."service@fixed"]
+command = {cmd}
+env = {{ CACHE_MODE = "versioned" }}
+cache_value = "/value"
+
+[[nemesis]]
+{fault}
+at_s = 0.3
+duration_s = 10
+"#
+    )
+}
+
+/// workloads/races/delete-then-db-refill.toml's fault: the delete's reply held back 100 ms.
+const SLOW_DELETE: &str =
+    "fault = \"latency\"\nrole = \"cache-write\"\nstream = \"downstream\"\nlatency_ms = 100";
+/// workloads/races/db-then-delete-slow-fill.toml's fault: every fill lands 100 ms late.
+const SLOW_FILL: &str =
+    "fault = \"latency\"\nrole = \"cache-fill\"\nstream = \"upstream\"\nlatency_ms = 100";
+
+fn race(lang: &str, racy_mode: &str, fault: &str) {
+    let inv = run_workload(&race_workload(lang, racy_mode, fault), &["-q"]);
+    let ctx = format!("{lang} {racy_mode}: {}\n{}", inv.stdout, inv.stderr);
+    assert!(inv.code == 0 || inv.code == 1, "{ctx}");
+    let racy = inv.summary("service@racy");
+    let fixed = inv.summary("service@fixed");
+    let ops = |s: &serde_json::Value| {
+        s["ops"]["read"]["ok"].as_u64().unwrap_or(0) + s["ops"]["write"]["ok"].as_u64().unwrap_or(0)
+    };
+    assert!(
+        ops(&racy) > 100 && ops(&fixed) > 100,
+        "too few operations: {ctx}"
+    );
+    assert!(
+        inv.anomaly("service@racy", "stale_reads") > 0,
+        "racy mode {racy_mode} not flagged: {ctx}"
+    );
+    assert_eq!(inv.anomaly("service@fixed", "stale_reads"), 0, "{ctx}");
+    assert_eq!(inv.anomaly("service@fixed", "divergent_keys"), 0, "{ctx}");
+    assert_eq!(
+        inv.anomaly("service@fixed", "failed_writes_committed"),
+        0,
+        "{ctx}"
+    );
+    // The fault was applied and recorded.
+    assert!(
+        racy["faults"].as_array().is_some_and(|f| !f.is_empty()),
+        "no fault recorded: {ctx}"
+    );
+    // The service's output is in the strategy's directory.
+    assert!(inv
+        .strategy_dir("service@racy")
+        .join("service.log")
+        .exists());
+    assert_complete_history(&inv.strategy_dir("service@racy"));
+}
+
+#[test]
+fn python_example_delete_then_db_refill() {
+    race("python", "delete-then-db", SLOW_DELETE);
+}
+
+#[test]
+fn python_example_db_then_delete_slow_fill() {
+    race("python", "db-then-delete", SLOW_FILL);
+}
+
+#[test]
+fn node_example_delete_then_db_refill() {
+    race("node", "delete-then-db", SLOW_DELETE);
+}
+
+#[test]
+fn node_example_db_then_delete_slow_fill() {
+    race("node", "db-then-delete", SLOW_FILL);
+}
+
+fn one_service(command: &str, extra: &str) -> String {
+    format!(
+        r#"name = "service-errors"
+keys = 2
+clients = 2
+duration_s = 1.0
+strategies = ["service"]
+
+[strategy.service]
+command = {command}
+{extra}
+"#
+    )
+}
+
+#[test]
+fn a_service_that_never_becomes_healthy_exits_2_naming_its_log() {
+    let wl = one_service(
+        r#"["/usr/bin/python3", "-c", "import time; print('warming up', flush=True); time.sleep(60)"]"#,
+        "start_timeout_s = 1",
+    );
+    let inv = run_workload(&wl, &["-q"]);
+    assert_eq!(inv.code, 2, "{}\n{}", inv.stdout, inv.stderr);
+    let err = inv.stderr.trim();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("did not answer") && err.contains("service.log"),
+        "{err}"
+    );
+    let log = err
+        .split("(log: ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .expect("the log file is named");
+    assert!(std::fs::read_to_string(log).unwrap().contains("warming up"));
+}
+
+#[test]
+fn a_service_that_exits_at_start_exits_2_naming_its_log() {
+    let wl = one_service(r#"["sh", "-c", "echo boom >&2; exit 3"]"#, "");
+    let inv = run_workload(&wl, &["-q"]);
+    assert_eq!(inv.code, 2, "{}\n{}", inv.stdout, inv.stderr);
+    assert!(
+        inv.stderr.contains("exited") && inv.stderr.contains("service.log"),
+        "{}",
+        inv.stderr
+    );
+}
+
+#[test]
+fn a_killed_service_is_restarted_and_the_run_completes() {
+    let wl = format!(
+        r#"name = "service-kill"
+keys = 4
+clients = 8
+read_fraction = 0.5
+duration_s = 3.0
+op_timeout_ms = 1000
+settle_ms = 500
+strategies = ["service"]
+
+[strategy.service]
+command = {}
+env = {{ CACHE_MODE = "db-then-delete" }}
+
+[[nemesis]]
+fault = "kill"
+service = "app"
+at_s = 1.0
+duration_s = 0.5
+"#,
+        example("python")
+    );
+    let inv = run_workload(&wl, &["-q"]);
+    assert!(
+        inv.code == 0 || inv.code == 1,
+        "{}\n{}",
+        inv.stdout,
+        inv.stderr
+    );
+    let s = inv.summary("service");
+    let faults = s["faults"].as_array().expect("faults");
+    assert!(
+        faults.iter().any(|f| f.to_string().contains("app")),
+        "{faults:?}"
+    );
+    // Started twice: at the start and when the kill healed.
+    let log = std::fs::read_to_string(inv.strategy_dir("service").join("service.log")).unwrap();
+    assert_eq!(log.matches("Serving Flask app").count(), 2, "{log}");
+    // Operations during the kill did not succeed; others did.
+    let count = |f: &str, t: &str| s["ops"][f][t].as_u64().unwrap_or(0);
+    let not_ok = ["fail", "info"]
+        .iter()
+        .map(|t| count("read", t) + count("write", t))
+        .sum::<u64>();
+    assert!(not_ok > 0, "{s}");
+    assert!(count("read", "ok") + count("write", "ok") > 100, "{s}");
+}
