@@ -65,6 +65,18 @@ pub struct CommonSettings {
     pub expect: Vec<Expectation>,
     /// Overrides the workload's `ttl_ms` for this strategy.
     pub ttl_ms: Option<u64>,
+    /// Where reads after a miss go: `"primary"` (the default, role `db`) or `"replica"` (role
+    /// `db-replica`; needs `[infra] db_replicas`; each client reads one replica, chosen by seed).
+    pub fill_from: FillFrom,
+}
+
+/// `fill_from` of a strategy: which database serves the reads after a miss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FillFrom {
+    #[default]
+    Primary,
+    Replica,
 }
 
 /// One strategy as it will run.
@@ -254,6 +266,29 @@ fn build(text: &str, path: &Path, o: &Overrides) -> Result<RunConfig, ConfigErro
                 .map_err(|e| in_file(format!("[strategy.{name}]: {e}")))?;
         }
     }
+    if f.infra.db_replicas == 0 {
+        let needs = |k: &serde_json::Value| {
+            matches!(k["role"].as_str(), Some("replication" | "db-replica"))
+        };
+        if let Some(i) = faults
+            .iter()
+            .position(|x| x.name == "replica-lag" || needs(&x.kind.fields()))
+        {
+            return Err(in_file(format!(
+                "nemesis[{i}]: a `{}` fault on replicas needs read replicas (fix: set `db_replicas = 1` in [infra])",
+                faults[i].name
+            )));
+        }
+    }
+    if let Some(s) = strategies
+        .iter()
+        .find(|s| s.common.fill_from == FillFrom::Replica && f.infra.db_replicas == 0)
+    {
+        return Err(in_file(format!(
+            "strategy.{}.fill_from: \"replica\" needs read replicas (fix: set `db_replicas = 1` in [infra])",
+            s.name
+        )));
+    }
     Ok(RunConfig {
         name: f.name,
         path: path.to_path_buf(),
@@ -393,6 +428,17 @@ fn strategy_run(name: &str, mut table: toml::Table) -> Result<StrategyRun, Strin
             format!("strategy.{name}.ttl_ms: must be a non-negative integer (ms)")
         })?;
         common.ttl_ms = Some(n as u64);
+    }
+    if let Some(v) = table.remove("fill_from") {
+        common.fill_from = match v.as_str() {
+            Some("primary") => FillFrom::Primary,
+            Some("replica") => FillFrom::Replica,
+            _ => {
+                return Err(format!(
+                    "strategy.{name}.fill_from: must be \"primary\" or \"replica\""
+                ))
+            }
+        };
     }
     let setup =
         crate::strategy::configure(base, &table).map_err(|e| format!("strategy.{name}: {e}"))?;

@@ -5,9 +5,11 @@
 //! It sits below the strategies and knows nothing of the loop that drives them
 //! ([`crate::driver`]).
 
-use crate::conn::{Conns, StepError};
+use crate::config::FillFrom;
+use crate::conn::{Conns, DbConn, StepError};
 use crate::history::recorder::Recorder;
 use crate::history::EventType;
+use crate::history::Source;
 
 /// One client's context: its process id, its connections per role, and the recorder.
 pub struct Session {
@@ -16,6 +18,8 @@ pub struct Session {
     pub ttl_ms: u64,
     rec: Recorder,
     trace: bool,
+    /// The `db-replica` connection, when the strategy fills from a replica.
+    replica: Option<DbConn>,
 }
 
 impl Session {
@@ -26,7 +30,43 @@ impl Session {
             ttl_ms,
             rec,
             trace,
+            replica: None,
         }
+    }
+
+    /// Reads after a miss go to this replica connection when `fill_from` is `replica`.
+    pub fn with_replica(mut self, fill_from: FillFrom, replica: Option<DbConn>) -> Self {
+        self.replica = match fill_from {
+            FillFrom::Replica => replica,
+            FillFrom::Primary => None,
+        };
+        self
+    }
+
+    /// The connection for a read after a miss, and the source the read records: the primary
+    /// (`db`), or the client's replica (`db-replica`) when the strategy's `fill_from` is
+    /// `replica`. The one place every cache-aside read chooses its database.
+    pub fn miss_conn(&mut self) -> (&mut DbConn, Source) {
+        match self.replica.as_mut() {
+            Some(r) => (r, Source::Replica),
+            None => (&mut self.conns.db, Source::Db),
+        }
+    }
+
+    /// Reads `key` for a miss (see [`Session::miss_conn`]): the value and where it came from.
+    pub async fn read_miss(&mut self, key: i64) -> Result<(Option<i64>, Source), StepError> {
+        let (db, source) = self.miss_conn();
+        Ok((db.read(key).await?, source))
+    }
+
+    /// The primary connection always (writers, and reads that must see the latest commit).
+    pub fn primary(&mut self) -> &mut DbConn {
+        &mut self.conns.db
+    }
+
+    /// Whether reads after a miss go to a replica.
+    pub fn fills_from_replica(&self) -> bool {
+        self.replica.is_some()
     }
 
     pub fn recorder(&self) -> &Recorder {

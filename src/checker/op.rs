@@ -80,6 +80,7 @@ impl Op {
             (true, _) => "write",
             (false, Some(Source::Cache)) => "read (cache hit)",
             (false, Some(Source::Db)) => "read (from db)",
+            (false, Some(Source::Replica)) => "read (from a replica)",
             (false, None) => "read",
         }
     }

@@ -62,6 +62,7 @@ pub fn event_prefix(s: &[u8]) -> Option<(EventRef<'_>, usize)> {
         match c.plain_str()? {
             b"cache" => Some(Source::Cache),
             b"db" => Some(Source::Db),
+            b"replica" => Some(Source::Replica),
             _ => return None,
         }
     } else {

@@ -98,6 +98,8 @@ pub enum Source {
     Cache,
     /// The database, after a miss (or a strategy that reads the database directly).
     Db,
+    /// A read replica of the database, after a miss (`fill_from = "replica"`).
+    Replica,
 }
 
 impl Source {
@@ -105,6 +107,7 @@ impl Source {
         match self {
             Source::Cache => "cache",
             Source::Db => "db",
+            Source::Replica => "replica",
         }
     }
 }

@@ -47,6 +47,7 @@ fn op_text(op: &Op) -> String {
         let src = match op.source {
             Some(Source::Cache) => " cache",
             Some(Source::Db) => " db",
+            Some(Source::Replica) => " replica",
             None => "",
         };
         format!("R {v}{src}")

@@ -52,7 +52,16 @@ pub(super) async fn drive(
     let clients = (0..cfg.clients as i64)
         .map(|i| {
             let conns = Conns::new(&p.addrs, op_timeout)?;
-            let session = Session::new(i, conns, p.rec.clone(), p.ttl_ms, cfg.trace_steps);
+            let replica = p.addrs.replica_opts(super::replication::pick(
+                cfg.seed,
+                i,
+                p.addrs.replicas.len(),
+            ));
+            let session = Session::new(i, conns, p.rec.clone(), p.ttl_ms, cfg.trace_steps)
+                .with_replica(
+                    s.common.fill_from,
+                    replica.map(|o| crate::conn::DbConn::new(o, op_timeout)),
+                );
             let gen = Generator::new(cfg.seed, i, keys.clone(), cfg.read_fraction, values.clone());
             Ok((session, gen))
         })

@@ -36,14 +36,11 @@ pub async fn cache_aside_read(c: &mut Session, k: i64) -> Outcome<ReadValue> {
         return hit;
     }
     let db_read_start = std::time::Instant::now();
-    let v = c.conns.db.read(k).await?;
+    let (v, source) = c.read_miss(k).await?;
     if let Some(v) = v {
         let ttl = c.ttl_ms;
         let r = cache::set(&mut c.conns.cache_fill, k, v, ttl).await;
         c.trace_fill(k, v, db_read_start, &r);
     }
-    Ok(ReadValue {
-        value: v,
-        source: Source::Db,
-    })
+    Ok(ReadValue { value: v, source })
 }

@@ -16,7 +16,6 @@
 use super::{aside, Outcome, ReadValue};
 use crate::cache;
 use crate::conn::StepError;
-use crate::history::Source;
 use crate::session::Session;
 
 /// A cache component in front of the register.
@@ -43,15 +42,12 @@ impl CacheComponent {
 
     /// The loader: database read, then fill. A failed fill does not fail the read.
     async fn load(&self, c: &mut Session, key: i64) -> Outcome<ReadValue> {
-        let v = c.conns.db.read(key).await?;
+        let (v, source) = c.read_miss(key).await?;
         if let Some(v) = v {
             let r = cache::set(&mut c.conns.cache_fill, key, v, self.ttl_ms).await;
             c.trace("cache-fill", key, Some(v), &r);
         }
-        Ok(ReadValue {
-            value: v,
-            source: Source::Db,
-        })
+        Ok(ReadValue { value: v, source })
     }
 
     /// Drops the entry of `key`.

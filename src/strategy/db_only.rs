@@ -3,7 +3,6 @@
 use super::{plain, Outcome, ReadValue, Registration, Strategy};
 use crate::cache::CacheView;
 use crate::conn::{CacheConn, StepError};
-use crate::history::Source;
 use crate::session::Session;
 use async_trait::async_trait;
 
@@ -19,11 +18,9 @@ pub struct DbOnly;
 #[async_trait]
 impl Strategy for DbOnly {
     async fn read(&self, c: &mut Session, key: i64) -> Outcome<ReadValue> {
-        match c.conns.db.read(key).await {
-            Ok(value) => Ok(ReadValue {
-                value,
-                source: Source::Db,
-            }),
+        // `fill_from = "replica"`: the reads go to the client's replica.
+        match c.read_miss(key).await {
+            Ok((value, source)) => Ok(ReadValue { value, source }),
             Err(e) => Err(e),
         }
     }

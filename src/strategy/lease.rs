@@ -146,17 +146,14 @@ pub struct Lease {
 impl Lease {
     /// Reads the database; fills only with the lease `token`.
     async fn load(&self, c: &mut Session, key: i64, token: Option<String>) -> Outcome<ReadValue> {
-        let v = c.conns.db.read(key).await?;
+        let (v, source) = c.read_miss(key).await?;
         if let (Some(v), Some(token)) = (v, token) {
             let ttl = c.ttl_ms;
             let r = fill(&mut c.conns.cache_fill, key, &token, v, ttl).await;
             let detail = json!({ "token": token, "accepted": r.as_ref().ok() });
             c.trace_detail("cache-fill", key, Some(v), detail, &r);
         }
-        Ok(ReadValue {
-            value: v,
-            source: Source::Db,
-        })
+        Ok(ReadValue { value: v, source })
     }
 }
 

@@ -130,9 +130,8 @@ impl Strategy for Versioned {
                 c.step("cache-get", EventType::Fail, key, None, Some(detail));
             }
         }
-        let row = match c
-            .conns
-            .db
+        let (db, source) = c.miss_conn();
+        let row = match db
             .run(|conn| Box::pin(register::read_versioned(conn, key)))
             .await
         {
@@ -145,10 +144,7 @@ impl Strategy for Versioned {
             let r = cas(&mut c.conns.cache_fill, key, version, Some(v), ttl).await;
             c.trace_detail("cache-fill", key, Some(v), cas_detail(version, &r), &r);
         }
-        Ok(ReadValue {
-            value,
-            source: Source::Db,
-        })
+        Ok(ReadValue { value, source })
     }
 
     async fn write(&self, c: &mut Session, key: i64, value: i64) -> Outcome<()> {

@@ -11,6 +11,7 @@ pub mod kill_workers;
 pub mod latency;
 pub mod partition;
 pub mod pause;
+pub mod replica_lag;
 pub mod timeout;
 pub mod toxic;
 
@@ -26,6 +27,7 @@ pub static KINDS: &[Kind] = &[
     kill::KIND,
     pause::KIND,
     kill_workers::KIND,
+    replica_lag::KIND,
 ];
 
 /// The kind named `name`, or an error listing them.
