@@ -13,5 +13,6 @@ mod proxy;
 mod races;
 mod reliability;
 mod strategies;
+mod suite;
 mod support;
 mod uses;
