@@ -196,6 +196,11 @@ pub struct CompareArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: compare::Format,
+    /// The table's layout: strategies as rows (`--transpose`, `--transpose=always`), as columns
+    /// (`--transpose=never`),
+    /// or rows on a terminal the columns do not fit or past 6 strategies (`auto`).
+    #[arg(long, value_enum, value_name = "WHEN", num_args = 0..=1, require_equals = true, default_value = "auto", default_missing_value = "always")]
+    pub transpose: compare::Layout,
 }
 
 #[derive(Debug, clap::Args)]
@@ -414,7 +419,7 @@ fn dispatch(cli: Cli) -> Result<u8> {
                 },
             ),
         },
-        Command::Compare(a) => compare::run(&a.results, a.format),
+        Command::Compare(a) => compare::run_with(&a.results, a.format, a.transpose),
         Command::Report(a) => report::run_with(&a.result, a.output.as_deref(), &a.foreign),
         Command::Export(a) => crate::export_cmd::run(&a.dir, a.format, a.output.as_deref()),
         Command::TuneDelay(a) => cmd_tune(a),

@@ -1,7 +1,10 @@
 //! `cachecheck compare RESULT...`: strategies side by side, from any number of run or strategy
 //! directories (from different runs and machines too). Reads summary.json files only.
 //!
-//! One column per strategy, one row per metric; in each metric's row the best value is marked
+//! One column per strategy, one row per metric (on a terminal the columns do not fit, or past
+//! [`ROWS_PAST`] strategies, or with `--transpose`: one row per strategy, the metric columns in
+//! blocks that fit the width; JSON and Markdown are the same whatever the layout); in each
+//! metric's row the best value is marked
 //! (`*` in the terminal, bold in Markdown, `best` in JSON) unless every strategy ties. Columns
 //! that ran different workloads (name, seed or settings) are listed under the table, never
 //! hidden. An input that cannot be read is a one-line error naming the file and the fix; the
@@ -429,14 +432,165 @@ pub fn render(cols: &[Column], errors: &[(PathBuf, String)], format: Format) -> 
     }
 }
 
+/// How `compare --format table` lays strategies out (`--transpose`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Layout {
+    /// Strategies as rows on a terminal the column table does not fit (or with more than
+    /// [`ROWS_PAST`] strategies); as columns elsewhere (pipes, files: unchanged).
+    #[default]
+    Auto,
+    /// Strategies as rows (`--transpose`, `--transpose always`).
+    Always,
+    /// Strategies as columns, whatever the width.
+    Never,
+}
+
+/// Past this many strategies a terminal gets them as rows.
+pub const ROWS_PAST: usize = 6;
+
+/// The width of the terminal on stdout (`COLUMNS` when set), `None` when stdout is not one.
+pub fn terminal_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    if let Some(w) = std::env::var("COLUMNS").ok().and_then(|v| v.parse().ok()) {
+        return Some(w);
+    }
+    // SAFETY: TIOCGWINSZ fills the winsize it is given.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut ws) } == 0;
+    (ok && ws.ws_col > 0).then_some(ws.ws_col as usize)
+}
+
+/// Whether the table puts strategies in rows: `layout`, the terminal's `width` (`None`: not a
+/// terminal) and the column table's widest line.
+pub fn transposed(
+    layout: Layout,
+    width: Option<usize>,
+    strategies: usize,
+    table_width: usize,
+) -> bool {
+    match (layout, width) {
+        (Layout::Always, _) => true,
+        (Layout::Never, _) | (Layout::Auto, None) => false,
+        (Layout::Auto, Some(w)) => table_width > w || strategies > ROWS_PAST,
+    }
+}
+
+/// The table with one row per strategy, its metric columns in as many blocks as `width` needs
+/// (each block repeating the strategy column); the workload, seed and run shared by every
+/// strategy are said once above.
+pub fn rows_table(cols: &[Column], width: usize) -> String {
+    let grid_rows = rows(cols, &|c| format!("{c} *"));
+    // Transpose: one line per strategy, one column per metric (the first: the label).
+    let ncols = grid_rows[0].len();
+    let mut fields: Vec<Vec<String>> = (0..ncols)
+        .map(|j| {
+            grid_rows
+                .iter()
+                .map(|r| r.get(j).cloned().unwrap_or_default())
+                .collect()
+        })
+        .collect();
+    fields[0][0] = "strategy".into();
+    let mut out = String::new();
+    // Rows 1..=3 of the column table are workload, seed, run: shared ones go above.
+    let mut keep: Vec<usize> = vec![0];
+    let mut shared = Vec::new();
+    for (i, row) in grid_rows.iter().enumerate().skip(1) {
+        let name = &row[0];
+        let values: Vec<&String> = fields.iter().skip(1).map(|f| &f[i]).collect();
+        if i <= 3 && values.windows(2).all(|w| w[0] == w[1]) {
+            shared.push(format!(
+                "{name}: {}",
+                values.first().map_or("", |v| v.as_str())
+            ));
+        } else {
+            keep.push(i);
+        }
+    }
+    if !shared.is_empty() {
+        out.push_str(&shared.join(" · "));
+        out.push('\n');
+    }
+    let cell_w = |i: usize| {
+        fields
+            .iter()
+            .map(|f| f[i].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let first_w = cell_w(0);
+    let mut blocks: Vec<Vec<usize>> = Vec::new();
+    let mut used = first_w;
+    for &i in keep.iter().skip(1) {
+        let w = cell_w(i) + 2;
+        match blocks.last_mut() {
+            Some(b) if used + w <= width => b.push(i),
+            _ => {
+                blocks.push(vec![i]);
+                used = first_w;
+            }
+        }
+        used += w;
+    }
+    for (n, b) in blocks.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let block: Vec<Vec<String>> = fields
+            .iter()
+            .map(|f| {
+                std::iter::once(f[0].clone())
+                    .chain(b.iter().map(|&i| f[i].clone()))
+                    .collect()
+            })
+            .collect();
+        let text = |i: usize| {
+            ["workload", "run", "verdict", "expectations"].contains(&grid_rows[i][0].as_str())
+        };
+        let left: Vec<usize> = std::iter::once(0)
+            .chain((1..=b.len()).filter(|k| text(b[k - 1])))
+            .collect();
+        out.push_str(&output::grid(&block, &left));
+    }
+    out.push_str("* best value of the column\n");
+    out.push_str(&mismatch_lines(cols));
+    out
+}
+
+/// The table in the layout `layout` chooses for a terminal `width` wide (`None`: not a
+/// terminal; 100 columns when rows are forced).
+pub fn table(cols: &[Column], layout: Layout, width: Option<usize>) -> String {
+    let columns = render(cols, &[], Format::Table);
+    let widest = columns
+        .lines()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    if transposed(layout, width, cols.len(), widest) {
+        rows_table(cols, width.unwrap_or(100))
+    } else {
+        columns
+    }
+}
+
 /// Runs `cachecheck compare`: prints the comparison, each unreadable input as one line on
 /// stderr; exit 2 when any input could not be read.
 pub fn run(inputs: &[PathBuf], format: Format) -> anyhow::Result<u8> {
+    run_with(inputs, format, Layout::Auto)
+}
+
+/// [`run`] with the table's layout chosen (`--transpose`).
+pub fn run_with(inputs: &[PathBuf], format: Format, layout: Layout) -> anyhow::Result<u8> {
     let (cols, errors) = load(inputs);
     for (_, e) in &errors {
         eprintln!("cachecheck: error: {}", e.replace('\n', " "));
     }
-    if !cols.is_empty() || format == Format::Json {
+    if format == Format::Table && !cols.is_empty() {
+        print!("{}", table(&cols, layout, terminal_width()));
+    } else if !cols.is_empty() || format == Format::Json {
         print!("{}", render(&cols, &errors, format));
     }
     Ok(if errors.is_empty() {
@@ -495,6 +649,51 @@ mod tests {
             ),
             "{table}"
         );
+    }
+
+    #[test]
+    fn many_strategies_fit_the_terminal_as_rows() {
+        let mut cols: Vec<Column> = (0..15)
+            .map(|i| {
+                let name = format!("strategy-number-{i}");
+                col(&name, &name, 1, i, 1000.0 + i as f64)
+            })
+            .collect();
+        label_columns(&mut cols);
+        let wide = render(&cols, &[], Format::Table);
+        let widest = wide.lines().map(|l| l.chars().count()).max().unwrap();
+        assert!(widest > 300, "the column table is {widest} wide");
+        assert!(transposed(Layout::Auto, Some(100), cols.len(), widest));
+        assert!(
+            !transposed(Layout::Auto, None, cols.len(), widest),
+            "pipes keep columns"
+        );
+        assert!(!transposed(Layout::Never, Some(100), cols.len(), widest));
+        assert!(transposed(Layout::Always, None, 2, 50));
+        assert!(
+            !transposed(Layout::Auto, Some(200), 2, 150),
+            "fits: columns"
+        );
+        let t = table(&cols, Layout::Auto, Some(100));
+        for l in t.lines() {
+            assert!(l.chars().count() <= 100, "{l}");
+        }
+        assert!(t.starts_with("workload: w · seed: 1 · run: run1\n"), "{t}");
+        // Every strategy in a row of every block; the best marks kept.
+        let blocks = t.matches("\nstrategy ").count();
+        assert!(blocks >= 2, "{t}");
+        for c in &cols {
+            assert_eq!(
+                t.matches(&format!("{} ", c.label)).count(),
+                blocks,
+                "{}: {t}",
+                c.label
+            );
+        }
+        assert!(t.contains("1014 *"), "highest ops/s marked: {t}");
+        assert!(t.contains("0 *"), "fewest stale reads marked: {t}");
+        // JSON and Markdown do not depend on the layout.
+        assert_eq!(table(&cols, Layout::Never, Some(100)), wide);
     }
 
     #[test]

@@ -253,7 +253,9 @@ pub fn median(counts: &[u64]) -> f64 {
 
 /// A run's outcome as the matrix shows it: the anomaly kinds found, each expectation's verdict
 /// and the run's own.
-fn outcome(s: &Summary) -> (Vec<String>, Vec<(String, bool)>, bool) {
+type Outcome = (Vec<String>, Vec<(String, bool)>, bool);
+
+fn outcome(s: &Summary) -> Outcome {
     let kinds = s
         .check
         .anomalies
@@ -271,7 +273,7 @@ fn outcome(s: &Summary) -> (Vec<String>, Vec<(String, bool)>, bool) {
 
 /// How many runs share the most common outcome.
 pub fn agreed<'a>(runs: impl Iterator<Item = &'a Summary>) -> u32 {
-    let mut seen: Vec<((Vec<String>, Vec<(String, bool)>, bool), u32)> = Vec::new();
+    let mut seen: Vec<(Outcome, u32)> = Vec::new();
     for s in runs {
         let o = outcome(s);
         match seen.iter_mut().find(|(x, _)| *x == o) {

@@ -72,6 +72,8 @@ pub async fn execute(
                     interrupted: o.interrupted,
                 });
             }
+            // Ctrl-C while the servers started: nothing of this run to keep.
+            Err(_) if shutdown.is_cancelled() => break,
             Err(e) => {
                 error = Some(e.context(format!(
                     "{} (repeat {}/{})",

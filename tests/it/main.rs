@@ -14,5 +14,6 @@ mod races;
 mod reliability;
 mod service;
 mod strategies;
+mod suite;
 mod support;
 mod uses;
