@@ -23,7 +23,8 @@
 //!   [`resources`]: the harness's memory and file descriptors, sampled while a run goes.
 //! * [`session`]: the per-client context every strategy receives; [`strategy`]: cache write
 //!   strategies, one module each behind one trait and one registry; [`cdc`]: the binlog
-//!   consumer that invalidates cache keys (Canal-like), for `binlog-delete`.
+//!   consumer that invalidates cache keys (Canal-like), for `binlog-delete`; `strategy::service`
+//!   drives a user's own HTTP service (examples in `examples/`, contract in docs/service.md).
 //! * [`history`]: the event model, the recorder that streams it to disk, the file readers.
 //! * [`checker`]: pure functions over a run directory's files, one per property, registered
 //!   by name ([`checker::registry`]); verdicts, anomalies and their evidence;

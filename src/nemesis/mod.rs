@@ -7,7 +7,8 @@
 //! * [`kinds`]: every fault kind, one file each, registered by name; [`fault`]: what a kind
 //!   and the fault of one interval are; [`actions`]: the actions kinds are made of;
 //! * [`proxy`]: the fault proxy's REST API (Toxiproxy's);
-//! * faults injected in the application (delete errors) act through [`crate::injected`].
+//! * faults injected in the application (delete errors) act through [`crate::injected`];
+//!   [`app`]: `kill`/`pause` of the service strategy `service` started (`service = "app"`).
 
 pub mod actions;
 pub mod app;

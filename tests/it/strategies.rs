@@ -72,7 +72,8 @@ fn assert_converged(dir: &Path) {
     }
 }
 
-const ALL_STRATEGIES: &str = r#"
+const ALL_STRATEGIES: &str = concat!(
+    r#"
 name = "strategies"
 seed = 3
 keys = 4
@@ -82,7 +83,7 @@ duration_s = 1.0
 settle_ms = 100
 strategies = ["db-only", "db-then-delete", "db-then-cache", "delete-then-db", "cache-then-db",
               "double-delete", "delete-retry", "binlog-delete", "read-through", "write-through",
-              "write-behind", "lease", "versioned", "tag-deleted", "tag-deleted-strong"]
+              "write-behind", "lease", "versioned", "tag-deleted", "tag-deleted-strong", "service"]
 [strategy.double-delete]
 delay_ms = 100
 [strategy.delete-retry]
@@ -95,7 +96,12 @@ flush_interval_ms = 20
 batch_size = 7
 [strategy.tag-deleted]
 lock_expire_ms = 500
-"#;
+[strategy.service]
+command = ["/usr/bin/python3", ""#,
+    env!("CARGO_MANIFEST_DIR"),
+    r#"/examples/python/app.py"]
+"#
+);
 
 #[test]
 fn every_strategy_runs_and_shows_its_own_behaviour() {
