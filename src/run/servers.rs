@@ -44,8 +44,10 @@ pub(super) async fn start(
             db: ep.db.clone(),
             addrs: p.listen.clone(),
             injected: Arc::default(),
+            redis_access: ep.redis_access.clone(),
         },
-        None => RoleAddrs::direct(&ep.db, &ep.redis_host, ep.redis_port),
+        None => RoleAddrs::direct(&ep.db, &ep.redis_host, ep.redis_port)
+            .with_redis_access(ep.redis_access.clone()),
     };
     Ok(Servers {
         stack,
