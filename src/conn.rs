@@ -3,6 +3,7 @@
 //! error or a timeout, so a client survives every fault by reconnecting on its next operation.
 
 use crate::history::Completion;
+use crate::infra::redis_url::RedisAccess;
 use crate::infra::{DbEndpoint, Role};
 use crate::injected::Injected;
 use std::collections::BTreeMap;
@@ -19,6 +20,8 @@ pub struct RoleAddrs {
     /// Where the `db-replica` role connects, per replica (the first through the role's proxy,
     /// others directly); empty without replicas.
     pub replicas: Vec<(String, u16)>,
+    /// The Redis URL's scheme, credentials and options, put around every cache role's address.
+    pub redis_access: RedisAccess,
 }
 
 impl RoleAddrs {
@@ -38,7 +41,14 @@ impl RoleAddrs {
             addrs,
             injected: Arc::default(),
             replicas: Vec::new(),
+            redis_access: RedisAccess::default(),
         }
+    }
+
+    /// The same addresses with the Redis URL's credentials and TLS.
+    pub fn with_redis_access(mut self, access: RedisAccess) -> Self {
+        self.redis_access = access;
+        self
     }
 
     pub fn addr(&self, r: Role) -> (&str, u16) {
@@ -59,7 +69,7 @@ impl RoleAddrs {
 
     pub fn redis_url(&self, r: Role) -> String {
         let (h, p) = self.addr(r);
-        format!("redis://{h}:{p}/")
+        self.redis_access.url(h, p)
     }
 
     /// A Redis connection on role `r`, carrying the run's injected faults.
@@ -193,7 +203,7 @@ pub struct CacheConn {
 impl CacheConn {
     pub fn new(url: &str, timeout: Duration) -> redis::RedisResult<Self> {
         Ok(CacheConn {
-            client: redis::Client::open(url)?,
+            client: crate::infra::redis_url::client(url)?,
             cfg: redis::AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(timeout))
                 .set_response_timeout(Some(timeout)),

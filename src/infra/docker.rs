@@ -134,10 +134,12 @@ impl DockerInfra {
                 user: "root".into(),
                 password: None,
                 database: "cachecheck".into(),
+                tls: None,
             },
             redis_host: "127.0.0.1".into(),
             redis_port: ports[1],
             toxiproxy_api: with_proxy.then(|| format!("http://127.0.0.1:{}", ports[2])),
+            redis_access: Default::default(),
         };
         let mut infra = DockerInfra {
             endpoints,

@@ -1,9 +1,10 @@
 //! External infrastructure: servers the user already runs, given by URL (`[infra] db_url`,
-//! `redis_url`, `toxiproxy_url`, or `--db-url`, `--redis-url`, `--toxiproxy-url`). Nothing is
+//! `redis_url`, `toxiproxy_url`, or `--db-url`, `--redis-url`, `--toxiproxy-url`; with AUTH
+//! and TLS, see [`redis_url`] and [`DbEndpoint::parse`]). Nothing is
 //! started or stopped. The register lives in the URL's own schema (default `cachecheck`); the
 //! schema is dropped at the end only if cachecheck created it.
 
-use super::{db_version, parse_redis_url, redis_version, DbEndpoint, Endpoints, InfraConfig};
+use super::{db_version, redis_url, redis_version, DbEndpoint, Endpoints, InfraConfig};
 use super::{proxy_version, InfraError};
 use anyhow::Result;
 use mysql_async::prelude::Queryable;
@@ -24,13 +25,14 @@ impl ExternalInfra {
         let db = DbEndpoint::parse(cfg.db_url.as_deref().unwrap_or_default())
             .map_err(|e| InfraError::Unreachable(format!("infra.db_url: {e}")))?;
         let url = cfg.redis_url.clone().unwrap_or_default();
-        let (host, port) = parse_redis_url(&url)
+        let (host, port, redis_access) = redis_url::parse(&url)
             .map_err(|e| InfraError::Unreachable(format!("infra.redis_url: {e}")))?;
         let endpoints = Endpoints {
             db,
             redis_host: host,
             redis_port: port,
             toxiproxy_api: cfg.toxiproxy_url.clone(),
+            redis_access,
         };
         let ep = &endpoints;
         let db_version = db_version(&ep.db).await.map_err(|e| {
@@ -41,8 +43,9 @@ impl ExternalInfra {
         })?;
         let redis_version = redis_version(&ep.redis_url()).await.map_err(|e| {
             InfraError::Unreachable(format!(
-                "cannot reach redis at {}: {e} (fix: check --redis-url or infra.redis_url)",
-                ep.redis_url()
+                "cannot reach redis at {}: {} (fix: check --redis-url or infra.redis_url)",
+                ep.redis_shown(),
+                redis_url::redact(&format!("{e:#}"))
             ))
         })?;
         if let Some(api) = &ep.toxiproxy_api {

@@ -125,10 +125,12 @@ impl LocalInfra {
                 user: "root".into(),
                 password: None,
                 database: "cachecheck".into(),
+                tls: None,
             },
             redis_host: "127.0.0.1".into(),
             redis_port,
             toxiproxy_api: None,
+            redis_access: Default::default(),
         };
         let (proxy, proxy_started) = match proxy {
             Some(binary) => {

@@ -4,6 +4,8 @@
 //! * [`docker`]: a compose project per run ([`compose`] runs the Docker command lines,
 //!   [`images`] chooses the images);
 //! * [`external`]: URLs of servers the user runs (`[infra] kind = "external"`).
+//! * [`redis_url`]: Redis URLs with a password, an ACL user or TLS (`rediss://`, `ca_file`),
+//!   and their redaction wherever one is printed.
 //!
 //! The servers are reached per role (see [`Role`]): each role's connections can be routed
 //! through its own fault proxy without the strategies knowing.
@@ -17,6 +19,7 @@ pub mod local;
 pub mod orphans;
 pub mod process;
 pub mod replicas;
+pub mod redis_url;
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -32,7 +35,10 @@ use std::time::{Duration, Instant};
 ///                     # (faster; proxy faults are then unavailable)
 /// proxy = "auto"      # local only: "auto" | "toxiproxy" | "builtin" (see [`fault_proxy`])
 /// db_url = "mysql://root@127.0.0.1:3306/cachecheck"   # external only (or --db-url)
-/// redis_url = "redis://127.0.0.1:6379"                # external only (or --redis-url)
+/// redis_url = "redis://127.0.0.1:6379"                # external only (or --redis-url);
+///                     # with AUTH and TLS: "rediss://USER:PASS@host:6380/?ca_file=ca.pem"
+///                     # (see [`redis_url`]); db_url takes ?ssl-mode= and ?ssl-ca= (see
+///                     # [`DbEndpoint::parse`])
 /// toxiproxy_url = "http://127.0.0.1:8474"             # external only, optional (or --toxiproxy-url)
 /// db_image = "mysql:8"                    # docker only; $CACHECHECK_DB_IMAGE wins over it
 /// redis_image = "redis:7"                 # docker only; $CACHECHECK_REDIS_IMAGE wins
@@ -217,14 +223,33 @@ pub struct DbEndpoint {
     pub user: String,
     pub password: Option<String>,
     pub database: String,
+    /// TLS to the database (`?ssl-mode=` / `?ssl-ca=` on the URL); None: plain TCP.
+    #[serde(default)]
+    pub tls: Option<DbTls>,
+}
+
+/// How the database connection is encrypted and checked, as MySQL's `--ssl-mode` says:
+/// `REQUIRED` encrypts without checking the certificate, `VERIFY_CA` checks it against
+/// `ca_file` (or the system's roots), `VERIFY_IDENTITY` also checks the host name (the URL's
+/// host, also when connecting through a fault proxy).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DbTls {
+    pub verify_ca: bool,
+    pub verify_identity: bool,
+    pub ca_file: Option<String>,
 }
 
 impl DbEndpoint {
-    /// Parses `mysql://user[:password]@host[:port][/database]`.
+    /// Parses `mysql://user[:password]@host[:port][/database][?ssl-mode=MODE&ssl-ca=PATH]`
+    /// (MODE: DISABLED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY; ssl-ca alone means VERIFY_CA).
     pub fn parse(url: &str) -> Result<DbEndpoint, String> {
         let rest = url
             .strip_prefix("mysql://")
             .ok_or("must start with mysql://")?;
+        let (rest, tls) = match rest.split_once('?') {
+            Some((r, q)) => (r, db_tls(q)?),
+            None => (rest, None),
+        };
         let (auth, hostpart) = match rest.rsplit_once('@') {
             Some((a, h)) => (Some(a), h),
             None => (None, rest),
@@ -257,6 +282,7 @@ impl DbEndpoint {
             user,
             password,
             database: db,
+            tls,
         })
     }
 
@@ -271,12 +297,75 @@ impl DbEndpoint {
             // Never switch to the unix socket: it would bypass the fault proxy.
             .prefer_socket(false)
             .stmt_cache_size(0)
+            .ssl_opts(self.tls.as_ref().map(|t| t.ssl_opts(&self.host)))
             .into()
     }
 
     pub fn opts(&self, with_db: bool) -> mysql_async::Opts {
         self.opts_via(&self.host, self.port, with_db)
     }
+}
+
+impl DbTls {
+    fn ssl_opts(&self, host: &str) -> mysql_async::SslOpts {
+        let mut o = mysql_async::SslOpts::default()
+            .with_danger_accept_invalid_certs(!self.verify_ca)
+            .with_danger_skip_domain_validation(!self.verify_identity)
+            // Through a proxy the client connects to 127.0.0.1; the certificate names the server.
+            .with_danger_tls_hostname_override(Some(host.to_string()));
+        if let Some(ca) = &self.ca_file {
+            o = o.with_root_certs(vec![std::path::PathBuf::from(ca).into()]);
+        }
+        o
+    }
+}
+
+/// The TLS options of a `mysql://` URL's query (unknown options are an error).
+fn db_tls(query: &str) -> Result<Option<DbTls>, String> {
+    let (mut mode, mut ca) = (None, None);
+    for kv in query.split('&').filter(|kv| !kv.is_empty()) {
+        match kv.split_once('=') {
+            Some(("ssl-mode" | "ssl_mode", v)) => mode = Some(v.to_ascii_uppercase()),
+            Some(("ssl-ca" | "ssl_ca", v)) if !v.is_empty() => ca = Some(v.to_string()),
+            _ => {
+                return Err(format!(
+                    "unknown option `{}` (fix: ssl-mode=REQUIRED|VERIFY_CA|VERIFY_IDENTITY, ssl-ca=PATH)",
+                    kv.split('=').next().unwrap_or(kv)
+                ))
+            }
+        }
+    }
+    if let Some(c) = &ca {
+        if std::fs::metadata(c).is_err() {
+            return Err(format!(
+                "ssl-ca `{c}` cannot be read (fix: give a PEM file of the server's CA)"
+            ));
+        }
+    }
+    let mode = mode.unwrap_or_else(|| {
+        if ca.is_some() {
+            "VERIFY_CA"
+        } else {
+            "DISABLED"
+        }
+        .into()
+    });
+    let (verify_ca, verify_identity) = match mode.as_str() {
+        "DISABLED" => return Ok(None),
+        "REQUIRED" => (false, false),
+        "VERIFY_CA" => (true, false),
+        "VERIFY_IDENTITY" => (true, true),
+        m => {
+            return Err(format!(
+                "ssl-mode `{m}` is not supported (fix: DISABLED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY)"
+            ))
+        }
+    };
+    Ok(Some(DbTls {
+        verify_ca,
+        verify_identity,
+        ca_file: ca,
+    }))
 }
 
 /// Where the servers are (direct addresses, not proxies).
@@ -287,11 +376,20 @@ pub struct Endpoints {
     pub redis_port: u16,
     /// Toxiproxy REST API base URL, when a fault proxy runs.
     pub toxiproxy_api: Option<String>,
+    /// The Redis URL's scheme, credentials and options (never serialized: it holds the password).
+    #[serde(skip)]
+    pub redis_access: redis_url::RedisAccess,
 }
 
 impl Endpoints {
+    /// The URL clients open (with credentials: never print it, see [`Endpoints::redis_shown`]).
     pub fn redis_url(&self) -> String {
-        format!("redis://{}:{}/", self.redis_host, self.redis_port)
+        self.redis_access.url(&self.redis_host, self.redis_port)
+    }
+
+    /// The Redis URL for people, password masked.
+    pub fn redis_shown(&self) -> String {
+        self.redis_access.shown(&self.redis_host, self.redis_port)
     }
 }
 
@@ -342,7 +440,7 @@ pub async fn redis_version(url: &str) -> Result<String> {
 
 /// Redis's `INFO server` text (2 s timeouts).
 pub async fn redis_info_server(url: &str) -> Result<String> {
-    let client = redis::Client::open(url)?;
+    let client = redis_url::client(url)?;
     let cfg = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_response_timeout(Some(Duration::from_secs(2)));
@@ -479,7 +577,7 @@ impl Stack {
                 e.endpoints.db.host,
                 e.endpoints.db.port,
                 e.redis_version,
-                e.endpoints.redis_url()
+                e.endpoints.redis_shown()
             ),
         }
     }
@@ -618,21 +716,10 @@ fn no_partition(kind: &str) -> anyhow::Error {
     .into()
 }
 
-/// Parses `redis://host[:port][/db]` into host and port.
+/// Parses `redis[s]://[user:password@]host[:port][/db]` into host and port (the rest: see
+/// [`redis_url::parse`]).
 pub fn parse_redis_url(url: &str) -> Result<(String, u16), String> {
-    let rest = url
-        .strip_prefix("redis://")
-        .ok_or("must start with redis://")?;
-    let hostport = rest.split('/').next().unwrap_or("");
-    let hostport = hostport.rsplit('@').next().unwrap_or(hostport);
-    match hostport.rsplit_once(':') {
-        Some((h, p)) => Ok((
-            h.to_string(),
-            p.parse().map_err(|_| format!("bad port `{p}`"))?,
-        )),
-        None if !hostport.is_empty() => Ok((hostport.to_string(), 6379)),
-        None => Err("no host".into()),
-    }
+    redis_url::parse(url).map(|(h, p, _)| (h, p))
 }
 
 #[cfg(test)]
@@ -658,6 +745,23 @@ mod tests {
             (3306, "cachecheck", "root")
         );
         assert!(DbEndpoint::parse("postgres://x").is_err());
+        let e = DbEndpoint::parse("mysql://u:p@h/x?ssl-mode=required").unwrap();
+        assert_eq!((e.database.as_str(), e.port), ("x", 3306));
+        let t = e.tls.expect("tls");
+        assert!(!t.verify_ca && !t.verify_identity && t.ca_file.is_none());
+        let e = DbEndpoint::parse("mysql://h:1?ssl-mode=VERIFY_IDENTITY").unwrap();
+        assert_eq!((e.host.as_str(), e.database.as_str()), ("h", "cachecheck"));
+        assert!(e.tls.unwrap().verify_identity);
+        let e = DbEndpoint::parse("mysql://h/x?ssl-mode=DISABLED").unwrap();
+        assert!(e.tls.is_none());
+        for (url, needle) in [
+            ("mysql://h/x?ssl-mode=PREFERRED", "ssl-mode `PREFERRED`"),
+            ("mysql://h/x?ssl-ca=/no/such.pem", "cannot be read"),
+            ("mysql://u:secret@h/x?sslmode=1", "unknown option `sslmode`"),
+        ] {
+            let err = DbEndpoint::parse(url).unwrap_err();
+            assert!(err.contains(needle) && !err.contains("secret"), "{err}");
+        }
         assert!(DbEndpoint::parse("mysql://h:notaport").is_err());
     }
 
@@ -674,6 +778,10 @@ mod tests {
         assert!(parse_http_url("https://h").is_err());
         assert!(parse_http_url("http://:1").is_err());
         assert_eq!(parse_redis_url("redis://h:7/3"), Ok(("h".to_string(), 7)));
+        assert_eq!(
+            parse_redis_url("rediss://u:p@h:8/?ca_file="),
+            Ok(("h".to_string(), 8))
+        );
     }
 
     #[test]

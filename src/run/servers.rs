@@ -45,8 +45,10 @@ pub(super) async fn start(
             addrs: p.listen.clone(),
             injected: Arc::default(),
             replicas: Vec::new(),
+            redis_access: ep.redis_access.clone(),
         },
-        None => RoleAddrs::direct(&ep.db, &ep.redis_host, ep.redis_port),
+        None => RoleAddrs::direct(&ep.db, &ep.redis_host, ep.redis_port)
+            .with_redis_access(ep.redis_access.clone()),
     };
     if let Err(e) = crate::run::replication::connect(&stack, &mut addrs).await {
         if let Some(p) = proxy.clone() {

@@ -5,6 +5,7 @@ mod bench;
 mod binlog;
 mod browser;
 mod docker;
+mod endpoints;
 mod external;
 mod faults;
 mod foundation;
