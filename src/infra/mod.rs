@@ -18,8 +18,8 @@ pub mod images;
 pub mod local;
 pub mod orphans;
 pub mod process;
-pub mod replicas;
 pub mod redis_url;
+pub mod replicas;
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};

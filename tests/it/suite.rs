@@ -401,3 +401,59 @@ fn suite_bad_input_is_one_line_exit_2() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--strategy nope"), "{err}");
 }
+
+/// The suite on a user's service (issue 19 item 3): the Python example's modes, each a cell,
+/// the racy one flagged in every repeat, the correct one clean, each cell's runs re-checkable.
+#[test]
+fn suite_runs_a_users_service_like_a_built_in_strategy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("results");
+    let wl = repo().join("workloads/service-python.toml");
+    let args = [
+        "suite",
+        wl.to_str().unwrap(),
+        "--strategy",
+        "service@racy-delete-then-db",
+        "--strategy",
+        "service@fixed",
+        "--repeat",
+        "2",
+        "--duration",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    let (code, stdout, err) = cachecheck(&args, Some(&repo()));
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {err}");
+    let suite = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("matrix.json").is_file())
+        .expect("a suite directory with matrix.json");
+    let m = read_json(&suite.join("matrix.json"));
+    let cells = m["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 2, "{m}");
+    let cell = |s: &str| {
+        cells
+            .iter()
+            .find(|c| c["strategy"] == s)
+            .unwrap_or_else(|| panic!("no cell for {s}: {m}"))
+    };
+    let racy = cell("service@racy-delete-then-db");
+    assert_eq!(racy["runs"], 2, "{racy}");
+    assert_eq!(racy["anomalies"]["stale_reads"]["found_in"], 2, "{racy}");
+    assert_eq!(racy["verdict"], "anomalies", "{racy}");
+    let fixed = cell("service@fixed");
+    assert_eq!(fixed["verdict"], "clean", "{fixed}");
+    assert_eq!(fixed["agreed"], 2, "{fixed}");
+    for c in cells {
+        for d in c["dirs"].as_array().unwrap() {
+            let dir = suite.join(d.as_str().unwrap());
+            assert!(dir.join("service.log").is_file(), "{}", dir.display());
+            let (code, _, err) = cachecheck(&["check", dir.to_str().unwrap()], None);
+            assert!(code == 0 || code == 1, "check {}: {err}", dir.display());
+        }
+    }
+}
