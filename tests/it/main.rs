@@ -12,6 +12,7 @@ mod linearizability;
 mod proxy;
 mod races;
 mod reliability;
+mod replicas;
 mod strategies;
 mod support;
 mod uses;
