@@ -292,7 +292,7 @@ races! {
         Clean("db-only", "divergent_keys"),
         Clean("db-only", "dirty_reads"),
         Clean("db-then-delete@primary", "divergent_keys"),
-        Clean("gtid-wait", "divergent_keys"),
+        // gtid-wait diverged on 1 key in 1 of 4 runs (seed 2): not claimed clean.
     ];
     /// 2.4: write-behind loses acknowledged writes when its process dies before the flush.
     write_behind_kill: "write-behind-kill.toml" => [
