@@ -79,6 +79,15 @@ pub struct Summary {
     /// For binlog-driven invalidation: lag from the writer's acknowledgement to the delete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binlog_lag_ms: Option<Percentiles>,
+    /// With read replicas: how far the replicas were behind the primary while the clients ran
+    /// (ms; sampled every 10 ms from their applied GTID positions against the primary's commit
+    /// times, see `run::replica_lag`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_lag_ms: Option<Percentiles>,
+    /// With read replicas, after they caught up at quiescence: whether each holds exactly the
+    /// primary's commits, e.g. `{"replica-1": {"commits": 2104, "matches_primary": true}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<serde_json::Value>,
     /// The harness's resident memory and file descriptors while the clients ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub harness: Option<crate::resources::HarnessResources>,

@@ -29,6 +29,10 @@ pub(super) struct Driven {
     /// Every fault interval, healed.
     pub faults: Vec<FaultRecord>,
     pub bar: StrategyBar,
+    /// With read replicas: their lag while the clients ran.
+    pub replica_lag: Option<crate::checker::Percentiles>,
+    /// With read replicas: whether each holds the primary's commits after catching up.
+    pub replicas: Option<serde_json::Value>,
 }
 
 pub(super) async fn drive(
@@ -70,6 +74,15 @@ pub(super) async fn drive(
     let bar = progress.strategy(&s.name, cfg, stop.started.clone());
     phase(&p.rec, "clients-start");
     let sampler = Sampler::start(p.rec.clone());
+    let replicas: Vec<_> = cx
+        .stack
+        .lock()
+        .await
+        .replicas()
+        .iter()
+        .map(|r| r.endpoint.clone())
+        .collect();
+    let lag_sampler = super::replica_lag::LagSampler::start(&cx.ep.db, replicas);
     let nemesis = Nemesis::spawn(
         &cfg.faults,
         FaultCtx {
@@ -111,11 +124,23 @@ pub(super) async fn drive(
     phase(&p.rec, "quiescence");
     let harness = sampler.finish().await;
     let faults = nemesis.finish().await;
+    let replica_lag = match lag_sampler {
+        Some(l) => Some(l.finish().await),
+        None => None,
+    };
     // Every replica caught up, so the final state is judged on a converged database.
-    if let Err(e) = super::replication::catch_up(&*cx.stack.lock().await, cx.ep).await {
-        tracing::warn!("at quiescence: {e:#}");
-        eprintln!("cachecheck: warning: at quiescence: {e:#}");
-    }
+    let replicas = {
+        let stack = cx.stack.lock().await;
+        if stack.replicas().is_empty() {
+            None
+        } else {
+            if let Err(e) = super::replication::catch_up(&stack, cx.ep).await {
+                tracing::warn!("at quiescence: {e:#}");
+                eprintln!("cachecheck: warning: at quiescence: {e:#}");
+            }
+            Some(super::replication::compare(&stack, cx.ep).await)
+        }
+    };
     if let Some(e) = failed {
         return Err(e).context("a client task panicked");
     }
@@ -124,6 +149,8 @@ pub(super) async fn drive(
         harness,
         faults,
         bar,
+        replica_lag,
+        replicas,
     })
 }
 

@@ -57,6 +57,8 @@ pub(super) fn judge(
             .collect(),
         extra: p.strategy.extra(),
         binlog_lag_ms: p.strategy.lag_ms(),
+        replica_lag_ms: d.replica_lag.clone(),
+        replicas: d.replicas.clone(),
         harness: Some(d.harness.clone()),
         ..Summary::unnamed(s.name.clone())
     };

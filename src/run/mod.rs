@@ -16,6 +16,7 @@ mod collect;
 mod drive;
 mod judge;
 mod prepare;
+mod replica_lag;
 pub(crate) mod replication;
 mod servers;
 

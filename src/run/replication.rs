@@ -100,6 +100,35 @@ pub async fn catch_up(stack: &Stack, ep: &Endpoints) -> Result<()> {
     Ok(())
 }
 
+/// After [`catch_up`]: whether each replica holds exactly the primary's committed writes (the
+/// register's log, per key in version order), as summary.json's `replicas` records it:
+/// `{"replica-1": {"commits": 2104, "matches_primary": true}}`, or the error that prevented
+/// the comparison.
+pub async fn compare(stack: &Stack, ep: &Endpoints) -> serde_json::Value {
+    let read = |db: crate::infra::DbEndpoint| async move {
+        let mut c = mysql_async::Conn::new(db.opts(true)).await?;
+        let rows = crate::register::commits(&mut c).await?;
+        let _ = c.disconnect().await;
+        anyhow::Ok(rows)
+    };
+    let primary = match read(ep.db.clone()).await {
+        Ok(p) => p,
+        Err(e) => return serde_json::json!({ "error": format!("primary: {e:#}") }),
+    };
+    let mut out = serde_json::Map::new();
+    for r in stack.replicas() {
+        let v = match read(r.endpoint.clone()).await {
+            Ok(rows) => serde_json::json!({
+                "commits": rows.len(),
+                "matches_primary": rows == primary,
+            }),
+            Err(e) => serde_json::json!({ "error": format!("{e:#}") }),
+        };
+        out.insert(r.name(), v);
+    }
+    serde_json::Value::Object(out)
+}
+
 /// Which replica (0-based) client `process` reads, chosen by the seed.
 pub fn pick(seed: u64, process: i64, replicas: usize) -> usize {
     if replicas <= 1 {

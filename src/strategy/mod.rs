@@ -31,6 +31,7 @@ pub mod db_then_delete;
 pub mod delete_retry;
 pub mod delete_then_db;
 pub mod double_delete;
+pub mod gtid_wait;
 pub mod lease;
 pub mod pool;
 pub mod read_through;
@@ -225,6 +226,7 @@ pub static REGISTRY: &[Registration] = &[
     tag_deleted::REG_WEAK,
     tag_deleted::REG_STRONG,
     service::REG,
+    gtid_wait::REG,
 ];
 
 /// Finds a strategy by name, or says which exist.

@@ -13,6 +13,7 @@ mod linearizability;
 mod proxy;
 mod races;
 mod reliability;
+mod replicas;
 mod service;
 mod strategies;
 mod suite;

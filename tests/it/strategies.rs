@@ -83,7 +83,8 @@ duration_s = 1.0
 settle_ms = 100
 strategies = ["db-only", "db-then-delete", "db-then-cache", "delete-then-db", "cache-then-db",
               "double-delete", "delete-retry", "binlog-delete", "read-through", "write-through",
-              "write-behind", "lease", "versioned", "tag-deleted", "tag-deleted-strong", "service"]
+              "write-behind", "lease", "versioned", "tag-deleted", "tag-deleted-strong", "service",
+              "gtid-wait"]
 [strategy.double-delete]
 delay_ms = 100
 [strategy.delete-retry]
