@@ -246,6 +246,21 @@ pub struct Anomaly {
     pub explanation: String,
 }
 
+impl Anomaly {
+    /// One operation as the evidence: its invoke and completion, over its own interval (the
+    /// property fills in `kind`).
+    pub fn of_op(key: i64, op: &ops::Op, explanation: String) -> Anomaly {
+        Anomaly {
+            kind: String::new(),
+            key,
+            events: vec![op.inv_idx as u64, op.cmp_idx as u64],
+            start_ns: op.inv_ns,
+            end_ns: op.cmp_ns,
+            explanation,
+        }
+    }
+}
+
 /// Everything the checker reports; embedded in `summary.json`. Example (abridged):
 ///
 /// ```json

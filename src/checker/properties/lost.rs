@@ -29,18 +29,15 @@ pub fn check(input: &Input<'_>) -> Result<Findings, String> {
 }
 
 fn lost(kd: &KeyData, op: &Op, process: i64) -> Anomaly {
-    Anomaly {
-        kind: String::new(),
-        key: kd.key,
-        events: vec![op.inv_idx as u64, op.cmp_idx as u64],
-        start_ns: op.inv_ns,
-        end_ns: op.cmp_ns,
-        explanation: format!(
+    Anomaly::of_op(
+        kd.key,
+        op,
+        format!(
             "process {process}'s write of value {} was acknowledged at {}, but the database never committed it",
             op.value().unwrap_or_default(),
             secs(op.cmp_ns)
         ),
-    }
+    )
 }
 
 #[cfg(test)]
