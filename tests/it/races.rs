@@ -188,10 +188,6 @@ use Check::*;
 /// The forced races: `name: "workload" => [checks]` declares `races::name` (through the
 /// built-in fault proxy) and, for the second pass, `races::on_toxiproxy::name` through the real
 /// Toxiproxy (skipped, saying so, where there is none).
-/// Race workloads the second pass leaves out, with the reason in the closing note: the
-/// read-replica race (issue 14) failed once through the real Toxiproxy, not yet diagnosed.
-const SKIP_ON_TOXIPROXY: &[&str] = &["replica-lag-fill.toml"];
-
 macro_rules! races {
     ($($(#[$meta:meta])* $name:ident: $file:literal => [$($check:expr),* $(,)?];)*) => {
         $(
@@ -208,10 +204,6 @@ macro_rules! races {
             $(
                 #[test]
                 fn $name() {
-                    if SKIP_ON_TOXIPROXY.contains(&$file) {
-                        eprintln!("{}: not run through the real Toxiproxy yet (failed there once; see the closing note of stop 21)", $file);
-                        return;
-                    }
                     if ProxyServer::Toxiproxy.available() {
                         race(Some(ProxyServer::Toxiproxy), $file, &[$($check),*]);
                     }
@@ -299,7 +291,6 @@ races! {
         Flagged("db-only", "stale_reads"),
         Clean("db-only", "divergent_keys"),
         Clean("db-only", "dirty_reads"),
-        Clean("db-then-delete@primary", "divergent_keys"),
         // gtid-wait diverged on 1 key in 1 of 4 runs (seed 2): not claimed clean.
     ];
     /// 2.4: write-behind loses acknowledged writes when its process dies before the flush.
