@@ -7,21 +7,29 @@
 //!
 //! ```xml
 //! <?xml version="1.0" encoding="UTF-8"?>
-//! <testsuites name="cachecheck" tests="3" failures="1" errors="0" time="6.0">
-//!   <testsuite name="smoke/db-then-cache" tests="3" failures="1" errors="0" skipped="0" time="3.0">
-//!     <properties><property name="seed" value="42"/>...</properties>
-//!     <testcase classname="cachecheck.smoke.db-then-cache" name="stale_reads == 0" time="0">
-//!       <failure message="expected stale_reads == 0, actual 12" type="expectation">...</failure>
-//!     </testcase>
-//!   </testsuite>
+//! <testsuites name="cachecheck" tests="3" skipped="0" failures="1" errors="0" time="6.000">
+//!     <testsuite name="smoke/db-then-cache" tests="3" skipped="0" errors="0" failures="1"
+//!                timestamp="2026-11-27T10:15:00.000+00:00" time="3.000">
+//!         <properties><property name="seed" value="42"/>...</properties>
+//!         <testcase name="stale_reads == 0" classname="cachecheck.smoke.db-then-cache" time="0.000">
+//!             <failure message="expected stale_reads == 0, actual 12" type="expectation">...</failure>
+//!         </testcase>
+//!         ...
+//!         <system-out>strategy db-then-cache (workload smoke, ...)</system-out>
+//!     </testsuite>
 //! </testsuites>
 //! ```
+//!
+//! Written with `quick-junit` (cargo-nextest's JUnit model and serializer), which escapes
+//! the text and drops characters XML 1.0 does not allow.
 
 use crate::checker::registry;
-use crate::output::{escape_xml as escape, verdict_name};
+use crate::output::verdict_name;
 use crate::summary::Summary;
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use std::fmt::Write;
 use std::path::Path;
+use std::time::Duration;
 
 /// A number as the summary shows it (integers without a fraction).
 fn num(v: f64) -> String {
@@ -101,69 +109,55 @@ fn cases(s: &Summary) -> Vec<Case> {
     out
 }
 
+/// Seconds as a [`Duration`] (0 for a negative or non-finite figure).
+fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s).unwrap_or_default()
+}
+
+/// One strategy's `<testsuite>`.
+fn suite(s: &Summary) -> TestSuite {
+    let mut suite = TestSuite::new(format!("{}/{}", s.workload, s.strategy));
+    suite.set_time(secs(s.check.duration_s));
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&s.started_at) {
+        suite.set_timestamp(t);
+    }
+    for (k, v) in [
+        ("workload", s.workload.clone()),
+        ("strategy", s.strategy.clone()),
+        ("seed", s.seed.to_string()),
+        ("run_id", s.run_id.clone()),
+        ("infra", s.infra.clone()),
+        ("verdict", verdict_name(s.check.verdict).to_string()),
+    ] {
+        suite.add_property(quick_junit::Property::new(k, v));
+    }
+    let class = format!("cachecheck.{}.{}", s.workload, s.strategy);
+    for c in cases(s) {
+        let status = match c.failure {
+            None => TestCaseStatus::success(),
+            Some((msg, body)) => {
+                let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                st.set_message(msg)
+                    .set_type("expectation")
+                    .set_description(body);
+                st
+            }
+        };
+        let mut case = TestCase::new(c.name, status);
+        case.set_classname(class.as_str()).set_time(Duration::ZERO);
+        suite.add_test_case(case);
+    }
+    suite.set_system_out(figures(s));
+    suite
+}
+
 /// The JUnit XML document for `summaries`.
 pub fn render(summaries: &[Summary]) -> String {
-    let mut suites = String::new();
-    let (mut tests, mut failures, mut time) = (0usize, 0usize, 0f64);
-    for s in summaries {
-        let cs = cases(s);
-        let fails = cs.iter().filter(|c| c.failure.is_some()).count();
-        tests += cs.len();
-        failures += fails;
-        time += s.check.duration_s;
-        let class = format!("cachecheck.{}.{}", s.workload, s.strategy);
-        let _ = writeln!(
-            suites,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{fails}\" errors=\"0\" skipped=\"0\" time=\"{:.3}\" timestamp=\"{}\">",
-            escape(&format!("{}/{}", s.workload, s.strategy)),
-            cs.len(),
-            s.check.duration_s,
-            escape(s.started_at.trim_end_matches('Z')),
-        );
-        suites.push_str("    <properties>\n");
-        for (k, v) in [
-            ("workload", s.workload.clone()),
-            ("strategy", s.strategy.clone()),
-            ("seed", s.seed.to_string()),
-            ("run_id", s.run_id.clone()),
-            ("infra", s.infra.clone()),
-            ("verdict", verdict_name(s.check.verdict).to_string()),
-        ] {
-            let _ = writeln!(
-                suites,
-                "      <property name=\"{k}\" value=\"{}\"/>",
-                escape(&v)
-            );
-        }
-        suites.push_str("    </properties>\n");
-        for c in &cs {
-            let _ = write!(
-                suites,
-                "    <testcase classname=\"{}\" name=\"{}\" time=\"0\"",
-                escape(&class),
-                escape(&c.name)
-            );
-            match &c.failure {
-                None => suites.push_str("/>\n"),
-                Some((msg, body)) => {
-                    let _ = writeln!(
-                        suites,
-                        ">\n      <failure message=\"{}\" type=\"expectation\">{}</failure>\n    </testcase>",
-                        escape(msg),
-                        escape(body)
-                    );
-                }
-            }
-        }
-        let _ = writeln!(
-            suites,
-            "    <system-out>{}</system-out>\n  </testsuite>",
-            escape(&figures(s))
-        );
-    }
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"cachecheck\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"{time:.3}\">\n{suites}</testsuites>\n"
-    )
+    let mut report = Report::new("cachecheck");
+    report.set_time(secs(summaries.iter().map(|s| s.check.duration_s).sum()));
+    report.add_test_suites(summaries.iter().map(suite));
+    // Serialising to memory fails only on an I/O error of the writer, which a Vec never has.
+    report.to_string().expect("JUnit XML to a string")
 }
 
 /// Writes the JUnit XML for `summaries` to `path`, naming the file in the error.
@@ -187,35 +181,117 @@ pub fn write(path: &Path, summaries: &[Summary]) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checker::Anomaly;
     use crate::expect::ExpectationResult;
+
+    fn expectation(expr: &str, held: bool, actual: f64) -> ExpectationResult {
+        ExpectationResult {
+            expr: expr.into(),
+            held,
+            actual: Some(actual),
+        }
+    }
+
+    /// Two strategies, one failing expectation whose workload, expression and evidence hold
+    /// every character XML escapes, and one interrupted run.
+    fn summaries() -> Vec<Summary> {
+        let mut racy = Summary {
+            strategy: "db-then-cache".into(),
+            workload: "w<&>\"'".into(),
+            seed: 42,
+            started_at: "2026-11-27T10:15:00Z".into(),
+            ..Default::default()
+        };
+        racy.check.duration_s = 2.5;
+        racy.check.anomalies.set("stale_reads", 12);
+        racy.check.examples.push(Anomaly {
+            kind: "stale_reads".into(),
+            key: 3,
+            explanation: "read <v1> & not \"v2\"".into(),
+            ..Default::default()
+        });
+        racy.expectations = vec![
+            expectation("stale_reads < 1", false, 12.0),
+            expectation("converges", true, 0.0),
+        ];
+        let mut cut = Summary {
+            strategy: "db-only".into(),
+            workload: "w".into(),
+            incomplete: true,
+            ..Default::default()
+        };
+        cut.check.duration_s = 1.0;
+        vec![racy, cut]
+    }
 
     #[test]
     fn one_case_per_expectation_and_failures_carry_figures() {
-        let mut s = Summary {
-            strategy: "db-then-cache".into(),
-            workload: "w<&>".into(),
-            ..Default::default()
-        };
-        s.check.anomalies.set("stale_reads", 12);
-        s.expectations = vec![
-            ExpectationResult {
-                expr: "stale_reads == 0".into(),
-                held: false,
-                actual: Some(12.0),
-            },
-            ExpectationResult {
-                expr: "converges".into(),
-                held: true,
-                actual: Some(0.0),
-            },
-        ];
-        let x = render(&[s]);
-        assert!(x.contains("tests=\"3\" failures=\"1\""), "{x}");
+        let x = render(&summaries());
         assert!(
-            x.contains("message=\"expected stale_reads == 0, actual 12\""),
+            x.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
             "{x}"
         );
         assert!(x.contains("stale reads 12"), "{x}");
-        assert!(x.contains("w&lt;&amp;&gt;/db-then-cache"), "{x}");
+        assert!(x.contains("w&lt;&amp;&gt;&quot;"), "{x}");
+    }
+
+    /// The XML read back by a JUnit reader (junit-parser, not the writer's own crate): the
+    /// suites, cases and failures, with the escaped characters intact.
+    #[test]
+    fn a_junit_reader_reads_back_suites_cases_and_failures() {
+        let x = render(&summaries());
+        let r = junit_parser::from_reader(std::io::Cursor::new(x.as_bytes())).expect("JUnit");
+        assert_eq!(r.name, "cachecheck");
+        assert_eq!((r.tests, r.failures, r.errors), (4, 2, 0));
+        assert!((r.time - 3.5).abs() < 1e-9, "{}", r.time);
+        let names: Vec<&str> = r.suites.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["w<&>\"'/db-then-cache", "w/db-only"]);
+
+        let racy = &r.suites[0];
+        assert_eq!((racy.tests, racy.failures), (3, 1));
+        assert_eq!(racy.properties.hashmap["workload"], "w<&>\"'");
+        assert_eq!(racy.properties.hashmap["seed"], "42");
+        let cases: Vec<&str> = racy
+            .cases
+            .iter()
+            .map(|c| c.original_name.as_str())
+            .collect();
+        assert_eq!(cases, ["stale_reads < 1", "converges", "complete"]);
+        for c in &racy.cases {
+            assert_eq!(
+                c.classname.as_deref(),
+                Some("cachecheck.w<&>\"'.db-then-cache")
+            );
+        }
+        let f = racy.cases[0].status.failure_as_ref();
+        assert_eq!(
+            f.message,
+            "expected stale_reads < 1, actual 12; e.g. key 3: read <v1> & not \"v2\""
+        );
+        assert_eq!(f.failure_type, "expectation");
+        // junit-parser drops the entity references of element text (quick-xml hands them over
+        // as separate events it does not read), so the body's escaped characters are checked
+        // with a plain XML reader below.
+        assert!(f.text.contains("stale reads 12"), "{}", f.text);
+        assert!(racy.cases[1].status.is_success() && racy.cases[2].status.is_success());
+        assert!(racy.system_out.as_deref().unwrap().contains("verdict "));
+
+        let cut = &r.suites[1];
+        assert_eq!((cut.tests, cut.failures), (1, 1));
+        assert_eq!(cut.cases[0].original_name, "complete");
+        assert!(cut.cases[0]
+            .status
+            .failure_as_ref()
+            .message
+            .starts_with("the run was interrupted"));
+
+        let doc = roxmltree::Document::parse(&x).unwrap();
+        let body = doc
+            .descendants()
+            .find(|n| n.has_tag_name("failure"))
+            .and_then(|n| n.text())
+            .unwrap();
+        assert_eq!(body, figures(&summaries()[0]));
+        assert!(body.starts_with("strategy db-then-cache (workload w<&>\"', seed 42"));
     }
 }

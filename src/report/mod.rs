@@ -5,10 +5,12 @@
 //! Reads result files only.
 //!
 //! * [`scan`]: one pass over history.jsonl (latency buckets, the timelines' operations);
-//! * [`svg`]: chart primitives; [`timeline`]: the per-anomaly timeline; [`html`]: the page.
+//! * [`svg`]: chart primitives; [`key_timeline`]: the per-anomaly timeline; [`html`]: the page;
+//! * [`layout`]: the layout every HTML page of cachecheck shares (maud).
 
 pub mod html;
 pub mod key_timeline;
+pub mod layout;
 pub mod linearizability;
 pub mod scan;
 pub mod svg;
@@ -38,7 +40,7 @@ pub struct StrategyPage {
     pub drawn: Vec<Anomaly>,
     pub not_drawn: usize,
     /// The linearizability section (verdict, pictures of violations), if the files read.
-    pub linearizability: Option<String>,
+    pub linearizability: Option<maud::Markup>,
 }
 
 /// Fault intervals from summary.json's `faults`.

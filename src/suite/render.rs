@@ -4,8 +4,10 @@
 //! linking to its runs' directories).
 
 use super::matrix::{self, Cell, CellVerdict, Matrix};
-use crate::output::{self, escape_xml as esc};
+use crate::output;
 use crate::progress::clock;
+use crate::report::layout::{self, swatch, Page};
+use maud::{html, Markup};
 use std::fmt::Write;
 
 /// Output formats of `cachecheck suite`.
@@ -94,6 +96,14 @@ fn verdict_text(v: CellVerdict) -> &'static str {
     }
 }
 
+/// The kinds a cell can name, each as it names it and what it counts (`stale`, "stale
+/// reads"; ...; `linearizable`, "non-linearizable keys"): every property of the registry, so
+/// a kind without a column in the run's table (named in full in a cell) is explained too. The
+/// legend of the Markdown and of the HTML page.
+fn kinds() -> impl Iterator<Item = (&'static str, &'static str)> {
+    crate::checker::registry::properties().map(|p| (short(p.name), p.label))
+}
+
 /// A matrix cell as Markdown: kinds, agreement, failures.
 fn cell_text(c: &Cell) -> String {
     let mut t = format!("{} · {}/{}", kinds_text(c), c.agreed, c.runs);
@@ -171,8 +181,8 @@ pub fn markdown(m: &Matrix) -> String {
          many runs, when not in all); then how many of the runs agreed (the same kinds found and \
          the same expectation verdicts); **FAIL k/N** when an expectation failed in k runs. \
          Kinds: {}. {}.",
-        crate::checker::registry::properties()
-            .filter_map(|p| p.column.map(|c| format!("`{c}` {}", p.label)))
+        kinds()
+            .map(|(k, label)| format!("`{k}` {label}"))
             .collect::<Vec<_>>()
             .join(", "),
         footer(m)
@@ -200,16 +210,12 @@ pub fn markdown(m: &Matrix) -> String {
     out
 }
 
+/// The matrix page's own styles (after the layout's): wider, cells coloured by verdict.
 const CSS: &str = r#"
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1400px;padding:0 12px;color:#1b1b1b;background:#fafafa}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:36px 0 8px;border-bottom:2px solid #ddd;padding-bottom:4px}
-.muted{color:#666}
-table{border-collapse:collapse;margin:8px 0;background:#fff}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f0f0f0}td.cell{min-width:110px}
+body{max-width:1400px}td,th{padding:4px 8px;text-align:left;vertical-align:top}
+th:first-child,td:first-child{text-align:left}td.cell{min-width:110px}
 td.clean{background:#e3f4e4}td.anomalies{background:#fff1d6}td.failed{background:#fbd3d3}
-.fail{color:#b71c1c;font-weight:600}.pass{color:#1b5e20;font-weight:600}
 .runs a{margin-right:6px;font-size:12px}.agree{font-size:12px;color:#444}
-.legend span{display:inline-block;margin-right:14px}.sw{display:inline-block;width:14px;height:10px;border:1px solid #888;margin-right:4px;vertical-align:middle}
 "#;
 
 fn class(v: CellVerdict) -> &'static str {
@@ -220,80 +226,94 @@ fn class(v: CellVerdict) -> &'static str {
     }
 }
 
-/// The whole page: the matrix, a legend, every expectation's agreement.
-pub fn html(m: &Matrix) -> String {
-    let mut h = String::new();
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>cachecheck suite</title><style>{CSS}</style></head><body>\n\
-         <h1>cachecheck suite: strategies × workloads</h1>\
-         <p class=\"muted\">{} · started {} · cachecheck {}</p>\n",
-        esc(&footer(m)),
-        esc(&m.started_at),
-        esc(&m.tool_version)
-    );
-    if m.failed {
-        h.push_str("<p class=\"fail\">An expectation failed.</p>\n");
-    } else {
-        h.push_str("<p class=\"pass\">Every expectation held.</p>\n");
-    }
-    h.push_str(
-        "<p class=\"legend\"><span><i class=\"sw\" style=\"background:#e3f4e4\"></i>clean</span>\
-         <span><i class=\"sw\" style=\"background:#fff1d6\"></i>anomalies found (as expected)</span>\
-         <span><i class=\"sw\" style=\"background:#fbd3d3\"></i>an expectation failed</span>\
-         <span class=\"muted\">each cell: kinds with median counts · runs that agreed · links to each run</span></p>\n",
-    );
-    h.push_str("<table id=\"matrix\"><tr><th>strategy</th>");
-    for w in &m.workloads {
-        let _ = write!(h, "<th>{}</th>", esc(w));
-    }
-    h.push_str("</tr>\n");
-    for s in &m.strategies {
-        let _ = write!(h, "<tr><th>{}</th>", esc(s));
-        for w in &m.workloads {
-            match Cell::get(m, w, s) {
-                None => h.push_str("<td></td>"),
-                Some(c) => {
-                    let _ = write!(
-                        h,
-                        "<td class=\"cell {}\" data-verdict=\"{}\"><div>{}</div><div class=\"agree\">{}/{} agreed{}</div><div class=\"runs\">",
-                        class(c.verdict),
-                        class(c.verdict),
-                        esc(&kinds_text(c)),
-                        c.agreed,
-                        c.runs,
-                        if c.failed_runs > 0 {
-                            format!(" · <span class=\"fail\">FAIL {}/{}</span>", c.failed_runs, c.runs)
-                        } else {
-                            String::new()
-                        }
-                    );
-                    for (i, d) in c.dirs.iter().enumerate() {
-                        let _ = write!(h, "<a href=\"{}/\">run {}</a>", esc(d), i + 1);
-                    }
-                    h.push_str("</div></td>");
+fn cell_html(c: &Cell) -> Markup {
+    html! {
+        td class=(format!("cell {}", class(c.verdict))) data-verdict=(class(c.verdict)) {
+            div { (kinds_text(c)) }
+            div.agree {
+                (c.agreed) "/" (c.runs) " agreed"
+                @if c.failed_runs > 0 {
+                    " · " span.fail { "FAIL " (c.failed_runs) "/" (c.runs) }
+                }
+            }
+            div.runs {
+                @for (i, d) in c.dirs.iter().enumerate() {
+                    a href=(format!("{d}/")) { "run " (i + 1) }
                 }
             }
         }
-        h.push_str("</tr>\n");
     }
-    h.push_str("</table>\n<h2>Expectations</h2>\n<table id=\"expectations\"><tr><th>workload</th><th>strategy</th><th>expectation</th><th>held</th></tr>\n");
-    for c in &m.cells {
-        for x in &c.expectations {
-            let _ = writeln!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}/{}</td></tr>",
-                esc(&c.workload),
-                esc(&c.strategy),
-                esc(&x.expr),
-                if x.held == c.runs { "pass" } else { "fail" },
-                x.held,
-                c.runs
-            );
+}
+
+/// The whole page, in the report's [layout](crate::report::layout): the matrix, a legend,
+/// every expectation's agreement.
+pub fn html(m: &Matrix) -> String {
+    let content = html! {
+        @if m.failed {
+            p.fail { "An expectation failed." }
+        } @else {
+            p.pass { "Every expectation held." }
         }
-    }
-    h.push_str("</table>\n</body></html>\n");
-    h
+        p.legend {
+            (swatch("background:#e3f4e4", "clean"))
+            (swatch("background:#fff1d6", "anomalies found (as expected)"))
+            (swatch("background:#fbd3d3", "an expectation failed"))
+            span.muted { "each cell: kinds with median counts · runs that agreed · links to each run" }
+        }
+        p.muted {
+            "Kinds: "
+            @for (i, (k, label)) in kinds().enumerate() {
+                @if i > 0 { ", " }
+                code { (k) } " " (label)
+            }
+            "."
+        }
+        table #matrix {
+            tr {
+                th { "strategy" }
+                @for w in &m.workloads { th { (w) } }
+            }
+            @for s in &m.strategies {
+                tr {
+                    th { (s) }
+                    @for w in &m.workloads {
+                        @match Cell::get(m, w, s) {
+                            None => td {},
+                            Some(c) => (cell_html(c)),
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Expectations" }
+        table #expectations {
+            tr { th { "workload" } th { "strategy" } th { "expectation" } th { "held" } }
+            @for c in &m.cells {
+                @for x in &c.expectations {
+                    tr {
+                        td { (c.workload) }
+                        td { (c.strategy) }
+                        td { (x.expr) }
+                        td class=(if x.held == c.runs { "pass" } else { "fail" }) {
+                            (x.held) "/" (c.runs)
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let subtitle = format!(
+        "{} · started {} · cachecheck {}",
+        footer(m),
+        m.started_at,
+        m.tool_version
+    );
+    let page = Page {
+        title: "cachecheck suite",
+        heading: "cachecheck suite: strategies × workloads",
+        subtitle: &subtitle,
+        css: CSS,
+        charts: false,
+    };
+    layout::render(&page, content)
 }
