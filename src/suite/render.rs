@@ -317,3 +317,74 @@ pub fn html(m: &Matrix) -> String {
     };
     layout::render(&page, content)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One cell with a kind that has a column (`stale`) and one that has none (`linearizable`),
+    /// on a workload whose name HTML escapes.
+    fn matrix() -> Matrix {
+        serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "tool_version": "0.1.0", "started_at": "2026-12-01T10:00:00Z",
+            "elapsed_s": 61.0, "repeat": 2, "runs_planned": 2, "runs_done": 2,
+            "interrupted": false, "failed": false,
+            "workloads": ["w<&>"], "strategies": ["db-then-delete"], "runs": [],
+            "cells": [{
+                "workload": "w<&>", "strategy": "db-then-delete", "runs": 2,
+                "anomalies": {
+                    "stale_reads": {"median": 3.0, "found_in": 2},
+                    "linearizable": {"median": 2.0, "found_in": 2}
+                },
+                "expectations": [{"expr": "stale_reads > 0", "held": 2}],
+                "failed_runs": 0, "agreed": 2, "verdict": "anomalies",
+                "seeds": [1, 2], "dirs": ["r/1", "r/2"]
+            }]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn legends_name_every_kind_a_cell_can_show_linearizable_included() {
+        let m = matrix();
+        let md = markdown(&m);
+        assert!(
+            md.contains("| `db-then-delete` | stale 3, linearizable 2 · 2/2 |"),
+            "{md}"
+        );
+        assert!(md.contains("`stale` stale reads, "), "{md}");
+        assert!(md.contains("`linearizable` non-linearizable keys"), "{md}");
+        let h = html(&m);
+        assert!(
+            h.contains("<code>linearizable</code> non-linearizable keys"),
+            "{h}"
+        );
+        assert!(h.contains("<code>stale</code> stale reads"), "{h}");
+    }
+
+    #[test]
+    fn the_html_matrix_is_in_the_shared_layout_with_its_cells_and_links() {
+        let h = html(&matrix());
+        assert!(h.starts_with("<!DOCTYPE html>"), "{h}");
+        assert!(
+            h.contains("<h1>cachecheck suite: strategies × workloads</h1>"),
+            "{h}"
+        );
+        assert!(
+            h.contains("<footer class=\"muted\">Written by cachecheck"),
+            "{h}"
+        );
+        assert!(h.contains("<table id=\"matrix\">"), "{h}");
+        assert!(h.contains("<th>w&lt;&amp;&gt;</th>"), "{h}");
+        assert!(
+            h.contains("<td class=\"cell anomalies\" data-verdict=\"anomalies\"><div>stale 3, linearizable 2</div>"),
+            "{h}"
+        );
+        assert!(
+            h.contains("<a href=\"r/1/\">run 1</a><a href=\"r/2/\">run 2</a>"),
+            "{h}"
+        );
+        assert!(h.contains("<td class=\"pass\">2/2</td>"), "{h}");
+        assert!(!h.contains("<script"), "{h}");
+    }
+}
