@@ -178,5 +178,7 @@ server.keepAliveTimeout = 60000;
 
 Promise.all([cacheRead.connect(), cacheFill.connect(), cacheWrite.connect()]).then(() => {
   const [host, port] = env.CACHECHECK_HTTP_ADDR.split(':');
-  server.listen(Number(port), host);
+  server.listen(Number(port), host, () => {
+    console.log(`listening on ${env.CACHECHECK_HTTP_ADDR}: CACHE_MODE=${MODE} DOUBLE_DELETE_DELAY_MS=${DELAY_MS}`);
+  });
 });

@@ -192,4 +192,5 @@ def write(key):
 
 if __name__ == "__main__":
     host, port = os.environ["CACHECHECK_HTTP_ADDR"].rsplit(":", 1)
+    print(f"listening on {host}:{port}: CACHE_MODE={MODE} DOUBLE_DELETE_DELAY_MS={DELAY_MS}", flush=True)
     app.run(host=host, port=int(port), threaded=True)

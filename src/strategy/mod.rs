@@ -118,6 +118,13 @@ pub trait Strategy: Send + Sync {
     /// After the clients stopped: drain queues and stop workers (bounded in time).
     async fn quiesce(&self) {}
 
+    /// After the clients stopped: an error when the application the strategy drives was lost
+    /// during the run (strategy `service`: its process exited outside a `kill` fault, or did
+    /// not come back after one). A run without its application measured nothing: exit 2.
+    async fn ensure_alive(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+
     /// What the cache serves for `key` (for the final state).
     async fn cache_view(&self, conn: &mut CacheConn, key: i64) -> Result<CacheView, StepError> {
         cache::plain_view(conn, key).await

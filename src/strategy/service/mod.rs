@@ -197,9 +197,17 @@ impl Service {
         match f {
             super::AppFault::Kill => app.kill().await,
             super::AppFault::Restart => {
-                app.spawn()?;
-                app.wait_healthy(&self.http, &self.health_url(), self.start_timeout())
-                    .await?;
+                let back = match app.spawn() {
+                    Ok(()) => {
+                        app.wait_healthy(&self.http, &self.health_url(), self.start_timeout())
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = &back {
+                    app.lost_after_kill(e);
+                }
+                back?;
             }
             super::AppFault::Pause => {
                 anyhow::ensure!(app.pause(), "{} is not running", app.describe());
@@ -297,6 +305,13 @@ impl Strategy for Service {
                     ),
                 }
             }
+        }
+    }
+
+    async fn ensure_alive(&self) -> anyhow::Result<()> {
+        match &self.app {
+            Some(app) => app.lock().await.ensure_alive(),
+            None => Ok(()),
         }
     }
 
