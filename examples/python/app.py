@@ -13,7 +13,8 @@ CACHE_MODE picks the write path (the seed article's strategies):
                      its version and a fill never replaces a newer version (correct)
 
 Each step has its own Redis pool (CACHECHECK_REDIS_READ_URL, _FILL_URL, _WRITE_URL) so that
-cachecheck can fault one step at a time.
+cachecheck can fault one step at a time. At start it prints its mode and delay (service.log
+shows which delay each point of `cachecheck tune-delay`'s sweep ran with).
 """
 
 import json
