@@ -149,6 +149,12 @@ pub trait Strategy: Send + Sync {
         anyhow::bail!("`service = \"app\"` needs strategy `service` with `command` (fix: remove the fault or run a service)")
     }
 
+    /// The table the strategy writes instead of the register (strategy `service` with
+    /// `table`): loaded, logged and read by the pipeline ([`crate::register::OwnTable`]).
+    fn own_table(&self) -> Option<crate::register::OwnTable> {
+        None
+    }
+
     /// Strategy-specific figures for summary.json (`extra`), e.g. retry counts.
     fn extra(&self) -> Option<serde_json::Value> {
         None
