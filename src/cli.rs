@@ -234,9 +234,14 @@ pub struct ExportArgs {
 pub struct TuneArgs {
     /// The workload file (TOML), e.g. workloads/tune-delay.toml.
     pub workload: PathBuf,
-    /// The cache-aside strategy whose read path (cache fills) is measured.
+    /// The cache-aside strategy whose read path (cache fills) is measured; a `service@LABEL`
+    /// of the workload: its reads that missed, from the outside.
     #[arg(long, value_name = "NAME", default_value = "db-then-delete")]
     pub measure_with: String,
+    /// The strategy swept: `double-delete` (default), or a `service@LABEL` with `delay_env`
+    /// (default when measuring a service: that service).
+    #[arg(long, value_name = "NAME")]
+    pub sweep_with: Option<String>,
     /// Recommendation: this percentile of the fill window...
     #[arg(long, default_value_t = 99.9)]
     pub percentile: f64,
@@ -533,6 +538,7 @@ fn cmd_tune(a: TuneArgs) -> Result<u8> {
             ..Default::default()
         },
         measure_with: a.measure_with,
+        sweep_with: a.sweep_with,
         rule: Rule {
             percentile: a.percentile,
             factor: a.factor,

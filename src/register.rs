@@ -15,6 +15,13 @@
 //! a writer sends (strategy `service`: a user's service writes `UPDATE register SET v = ?
 //! WHERE k = ?`): `NEW.version = GREATEST(NEW.version, OLD.version + 1)`, which leaves the
 //! statement above unchanged.
+//!
+//! A service may name its own table instead ([`OwnTable`]: strategy `service`'s `table`,
+//! `key_column`, `value_column`): cachecheck loads the same keys and values into it (creating
+//! it as `(key BIGINT PRIMARY KEY, value BIGINT)` if it does not exist), installs a logging
+//! trigger on it that appends every committed update to `commit_log` with the next version of
+//! its key (row locking orders a key's updates, so that is the true commit order), reads the
+//! final values from it, and removes the trigger after the strategy's run.
 
 use crate::history::{Commit, FinalState};
 use mysql_async::prelude::Queryable;
@@ -166,4 +173,75 @@ pub fn final_states(
             }
         })
         .collect()
+}
+
+/// A service's own table in place of the register (see the module doc).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnTable {
+    pub name: String,
+    pub key: String,
+    pub value: String,
+}
+
+impl OwnTable {
+    fn trigger(&self) -> String {
+        format!("`{}_cachecheck_log`", self.name)
+    }
+
+    /// Loads `keys` rows (the register's initial values) and installs the logging trigger
+    /// (replacing one a killed run left behind).
+    pub async fn install(&self, conn: &mut Conn, keys: u64) -> mysql_async::Result<()> {
+        let (t, k, v) = (&self.name, &self.key, &self.value);
+        for stmt in [
+            format!("DROP TRIGGER IF EXISTS {}", self.trigger()),
+            format!(
+                "CREATE TABLE IF NOT EXISTS `{t}` (`{k}` BIGINT NOT NULL PRIMARY KEY, \
+                 `{v}` BIGINT NULL) ENGINE=InnoDB"
+            ),
+            format!("DELETE FROM `{t}` WHERE `{k}` >= 0 AND `{k}` < {keys}"),
+        ] {
+            conn.query_drop(stmt).await?;
+        }
+        let keys = keys as i64;
+        let mut start = 0i64;
+        while start < keys {
+            let end = (start + 1000).min(keys);
+            let rows: Vec<String> = (start..end)
+                .map(|k| format!("({k},{})", initial_value(k)))
+                .collect();
+            conn.query_drop(format!(
+                "INSERT INTO `{t}` (`{k}`, `{v}`) VALUES {}",
+                rows.join(",")
+            ))
+            .await?;
+            start = end;
+        }
+        conn.query_drop(format!(
+            "CREATE TRIGGER {} AFTER UPDATE ON `{t}` FOR EACH ROW \
+             INSERT INTO {LOG_TABLE} (k, version, v) \
+             SELECT NEW.`{k}`, COALESCE(MAX(version), 0) + 1, NEW.`{v}` FROM {LOG_TABLE} \
+             WHERE k = NEW.`{k}`",
+            self.trigger()
+        ))
+        .await
+    }
+
+    /// Removes the logging trigger.
+    pub async fn remove(&self, conn: &mut Conn) -> mysql_async::Result<()> {
+        conn.query_drop(format!("DROP TRIGGER IF EXISTS {}", self.trigger()))
+            .await
+    }
+
+    /// The table's value of every loaded key (as [`db_values`]).
+    pub async fn db_values(
+        &self,
+        conn: &mut Conn,
+        keys: u64,
+    ) -> mysql_async::Result<Vec<(i64, Option<i64>)>> {
+        let (t, k, v) = (&self.name, &self.key, &self.value);
+        conn.query(format!(
+            "SELECT `{k}`, `{v}` FROM `{t}` WHERE `{k}` >= 0 AND `{k}` < {keys} ORDER BY `{k}`"
+        ))
+        .await
+    }
 }

@@ -13,7 +13,8 @@
 //                    its version and a fill never replaces a newer version (correct)
 //
 // Each step has its own Redis client (CACHECHECK_REDIS_READ_URL, _FILL_URL, _WRITE_URL) so that
-// cachecheck can fault one step at a time.
+// cachecheck can fault one step at a time. Once listening it prints its mode and delay
+// (service.log shows which delay each point of `cachecheck tune-delay`'s sweep ran with).
 'use strict';
 // Debian installs node-redis and mysql (and their dependencies) here.
 process.env.NODE_PATH = [process.env.NODE_PATH, '/usr/share/nodejs', '/usr/lib/nodejs'].filter(Boolean).join(':');
@@ -178,5 +179,7 @@ server.keepAliveTimeout = 60000;
 
 Promise.all([cacheRead.connect(), cacheFill.connect(), cacheWrite.connect()]).then(() => {
   const [host, port] = env.CACHECHECK_HTTP_ADDR.split(':');
-  server.listen(Number(port), host);
+  server.listen(Number(port), host, () => {
+    console.log(`listening on ${env.CACHECHECK_HTTP_ADDR}: CACHE_MODE=${MODE} DOUBLE_DELETE_DELAY_MS=${DELAY_MS}`);
+  });
 });

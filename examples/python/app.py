@@ -13,7 +13,8 @@ CACHE_MODE picks the write path (the seed article's strategies):
                      its version and a fill never replaces a newer version (correct)
 
 Each step has its own Redis pool (CACHECHECK_REDIS_READ_URL, _FILL_URL, _WRITE_URL) so that
-cachecheck can fault one step at a time.
+cachecheck can fault one step at a time. At start it prints its mode and delay (service.log
+shows which delay each point of `cachecheck tune-delay`'s sweep ran with).
 """
 
 import json
@@ -28,7 +29,10 @@ from flask import Flask, jsonify, request
 MODE = os.environ.get("CACHE_MODE", "db-then-delete")
 DELAY_MS = int(os.environ.get("DOUBLE_DELETE_DELAY_MS", "500"))
 TTL_MS = int(os.environ.get("CACHECHECK_TTL_MS", "60000"))
+# The register, or the service's own table (cachecheck's `table`, `key_column`, `value_column`).
 TABLE = os.environ.get("CACHECHECK_TABLE", "register")
+KEY = os.environ.get("CACHECHECK_KEY_COLUMN", "k")
+VALUE = os.environ.get("CACHECHECK_VALUE_COLUMN", "v")
 MODES = ("delete-then-db", "db-then-delete", "double-delete", "versioned")
 if MODE not in MODES:
     raise SystemExit(f"CACHE_MODE={MODE!r}: one of {', '.join(MODES)}")
@@ -97,14 +101,17 @@ def db_query(sql, args):
 
 
 def db_write(key, value):
-    """Writes the register; returns the version the database assigned (a trigger does)."""
+    """Writes the register; returns the version the database assigned (a trigger does), in
+    versioned mode."""
     try:
         conn = db()
         with conn.cursor() as c:
             c.execute("BEGIN")
-            c.execute(f"UPDATE {TABLE} SET v = %s WHERE k = %s", (value, key))
-            c.execute(f"SELECT version FROM {TABLE} WHERE k = %s", (key,))
-            (version,) = c.fetchone()
+            c.execute(f"UPDATE {TABLE} SET {VALUE} = %s WHERE {KEY} = %s", (value, key))
+            version = None
+            if MODE == "versioned":  # the register's version column
+                c.execute(f"SELECT version FROM {TABLE} WHERE {KEY} = %s", (key,))
+                (version,) = c.fetchone()
             c.execute("COMMIT")
             return version
     except Exception:
@@ -139,7 +146,7 @@ def read(key):
         entry = json.loads(raw) if raw else {}
         if "value" in entry:
             return jsonify(value=entry["value"], source="cache")
-        row = db_query(f"SELECT v, version FROM {TABLE} WHERE k = %s", (key,))
+        row = db_query(f"SELECT {VALUE}, version FROM {TABLE} WHERE {KEY} = %s", (key,))
         value, version = row if row else (None, 0)
         try:
             cas_fill(keys=[ckey(key)], args=[version, json.dumps({"value": value, "version": version}), "fill", TTL_MS])
@@ -148,7 +155,7 @@ def read(key):
         return jsonify(value=value, source="db")
     if raw is not None:
         return jsonify(value=int(raw), source="cache")
-    row = db_query(f"SELECT v FROM {TABLE} WHERE k = %s", (key,))
+    row = db_query(f"SELECT {VALUE} FROM {TABLE} WHERE {KEY} = %s", (key,))
     value = row[0] if row else None
     if value is not None:
         try:
@@ -192,4 +199,5 @@ def write(key):
 
 if __name__ == "__main__":
     host, port = os.environ["CACHECHECK_HTTP_ADDR"].rsplit(":", 1)
+    print(f"listening on {host}:{port}: CACHE_MODE={MODE} DOUBLE_DELETE_DELAY_MS={DELAY_MS}", flush=True)
     app.run(host=host, port=int(port), threaded=True)

@@ -39,28 +39,11 @@ impl ManagedProcess {
 
     /// Starts the process (appending its output to the log file).
     pub fn spawn(&mut self) -> Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
+        let log = open_log(&self.log)
             .with_context(|| format!("cannot open log {}", self.log.display()))?;
-        let log2 = log.try_clone()?;
         let mut cmd = Command::new(&self.program);
-        cmd.args(&self.args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log2))
-            .kill_on_drop(true);
-        // SAFETY: prctl and setpgid are async-signal-safe; nothing else runs between fork and
-        // exec. The child dies when the harness dies, and gets its own process group so that a
-        // Ctrl-C in the terminal reaches only the harness, which then stops it in order.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                libc::setpgid(0, 0);
-                Ok(())
-            });
-        }
+        cmd.args(&self.args);
+        child_of_harness(&mut cmd, log)?;
         let child = cmd
             .spawn()
             .with_context(|| format!("cannot start {}", self.program.display()))?;
@@ -161,6 +144,36 @@ impl Drop for ManagedProcess {
             }
         }
     }
+}
+
+/// Opens (creating) a child's log file for appending.
+pub fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
+/// Sets `cmd` up as every child of the harness runs: stdin closed, stdout and stderr appended
+/// to `log`, killed when dropped and when the harness dies (PR_SET_PDEATHSIG), in a process
+/// group of its own so that a Ctrl-C in the terminal reaches only the harness, which then stops
+/// it in order (and signals to the group reach a wrapper's children too).
+pub fn child_of_harness(cmd: &mut Command, log: std::fs::File) -> std::io::Result<()> {
+    let log2 = log.try_clone()?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log2))
+        .kill_on_drop(true);
+    // SAFETY: prctl and setpgid are async-signal-safe; nothing else runs between fork and
+    // exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            libc::setpgid(0, 0);
+            Ok(())
+        });
+    }
+    Ok(())
 }
 
 /// Finds an executable by name on PATH and in the sbin directories Debian uses for servers.

@@ -59,7 +59,20 @@ pub(super) async fn collect(cx: &RunCtx<'_>, p: &Prepared) -> Result<Collected> 
 /// Per key: the database's value and what the cache serves.
 async fn final_state(cx: &RunCtx<'_>, p: &Prepared) -> Result<Vec<FinalState>> {
     let mut admin = admin_conn(cx.ep, true).await?;
-    let db_values = register::db_values(&mut admin).await;
+    let db_values = match p.strategy.own_table() {
+        Some(t) => {
+            let values = t.db_values(&mut admin, cx.cfg.keys).await;
+            // The logging trigger goes with the strategy's run (the log is complete: settled).
+            if let Err(e) = t.remove(&mut admin).await {
+                eprintln!(
+                    "cachecheck: warning: cannot remove the trigger on `{}`: {e}",
+                    t.name
+                );
+            }
+            values
+        }
+        None => register::db_values(&mut admin).await,
+    };
     let _ = admin.disconnect().await;
     let mut cache = CacheConn::new(&cx.ep.redis_url(), Duration::from_secs(10))?;
     let mut finals = Vec::new();

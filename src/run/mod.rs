@@ -179,6 +179,7 @@ async fn run_strategy(
 ) -> Result<(Summary, ClientCounts)> {
     let prepared = prepare::prepare(cx, s).await?;
     let driven = drive::drive(cx, &prepared, s, progress).await?;
+    prepared.strategy.ensure_alive().await?;
     let collected = collect::collect(cx, &prepared).await?;
     let summary = judge::judge(cx, s, &prepared, &driven, collected)?;
     driven.bar.finish(&summary);

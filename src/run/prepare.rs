@@ -85,6 +85,13 @@ pub(super) async fn prepare(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Prepared
         workload_dir: workload_dir(&cfg.path),
     };
     let strategy = s.setup.build(&env)?;
+    if let Some(t) = strategy.own_table() {
+        let mut admin = admin_conn(cx.ep, true).await?;
+        t.install(&mut admin, cfg.keys)
+            .await
+            .with_context(|| format!("cannot prepare the service's table `{}`", t.name))?;
+        let _ = admin.disconnect().await;
+    }
     strategy.start().await?;
     Ok(Prepared {
         dir,

@@ -118,6 +118,13 @@ pub trait Strategy: Send + Sync {
     /// After the clients stopped: drain queues and stop workers (bounded in time).
     async fn quiesce(&self) {}
 
+    /// After the clients stopped: an error when the application the strategy drives was lost
+    /// during the run (strategy `service`: its process exited outside a `kill` fault, or did
+    /// not come back after one). A run without its application measured nothing: exit 2.
+    async fn ensure_alive(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+
     /// What the cache serves for `key` (for the final state).
     async fn cache_view(&self, conn: &mut CacheConn, key: i64) -> Result<CacheView, StepError> {
         cache::plain_view(conn, key).await
@@ -140,6 +147,12 @@ pub trait Strategy: Send + Sync {
     async fn app_fault(&self, f: AppFault) -> anyhow::Result<()> {
         let _ = f;
         anyhow::bail!("`service = \"app\"` needs strategy `service` with `command` (fix: remove the fault or run a service)")
+    }
+
+    /// The table the strategy writes instead of the register (strategy `service` with
+    /// `table`): loaded, logged and read by the pipeline ([`crate::register::OwnTable`]).
+    fn own_table(&self) -> Option<crate::register::OwnTable> {
+        None
     }
 
     /// Strategy-specific figures for summary.json (`extra`), e.g. retry counts.

@@ -213,3 +213,246 @@ duration_s = 0.5
     assert!(not_ok > 0, "{s}");
     assert!(count("read", "ok") + count("write", "ok") > 100, "{s}");
 }
+
+/// A service that dies during the run, outside a `kill` fault (`timeout` ends it 2 s after
+/// start), is the run's error: one line naming it and its log, exit 2. Before, the run went
+/// on with every operation failing and judged that.
+#[test]
+fn a_service_that_exits_mid_run_exits_2_naming_its_log() {
+    let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python/app.py");
+    let wl = one_service(
+        &format!(
+            "[\"timeout\", \"2\", \"/usr/bin/python3\", \"{}\"]",
+            app.display()
+        ),
+        "",
+    )
+    .replace("duration_s = 1.0", "duration_s = 3.5");
+    let inv = run_workload(&wl, &["-q"]);
+    assert_eq!(inv.code, 2, "{}\n{}", inv.stdout, inv.stderr);
+    let err = inv.stderr.trim();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("exited") && err.contains("during the run") && err.contains("service.log"),
+        "{err}"
+    );
+}
+
+/// The tune-delay workload (slow fills: 100 +/- 50 ms) on the Python example's double delete.
+fn tune_workload() -> String {
+    format!(
+        r#"name = "service-tune"
+seed = 11
+keys = 8
+distribution = "uniform"
+read_fraction = 0.9
+clients = 8
+duration_s = 1.5
+ttl_ms = 60000
+op_timeout_ms = 3000
+settle_ms = 500
+strategies = ["service@double-delete"]
+
+[strategy."service@double-delete"]
+command = {}
+env = {{ CACHE_MODE = "double-delete" }}
+delay_env = "DOUBLE_DELETE_DELAY_MS"
+delay_ms = 300
+
+[strategy."service@no-delay-env"]
+command = ["true"]
+
+[[nemesis]]
+fault = "latency"
+role = "cache-fill"
+stream = "upstream"
+latency_ms = 100
+jitter_ms = 50
+at_s = 0.0
+duration_s = 3600.0
+"#,
+        example("python")
+    )
+}
+
+/// The latencies (ms) of the reads not served by the cache in a history, sorted.
+fn miss_latencies_ms(history: &Path) -> Vec<f64> {
+    let mut invoked = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for line in std::fs::read_to_string(history).unwrap().lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        if e["f"] != "read" || e["process"].as_i64().unwrap() < 0 {
+            continue;
+        }
+        let (p, t) = (e["process"].as_i64().unwrap(), e["time"].as_u64().unwrap());
+        match e["type"].as_str().unwrap() {
+            "invoke" => {
+                invoked.insert(p, t);
+            }
+            "ok" if e["source"] != "cache" => out.push((t - invoked[&p]) as f64 / 1e6),
+            _ => {}
+        }
+    }
+    out.sort_by(f64::total_cmp);
+    out
+}
+
+#[test]
+fn tune_delay_on_a_service_measures_its_misses_and_sweeps_its_delay_env() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wl = tmp.path().join("workload.toml");
+    std::fs::write(&wl, tune_workload()).unwrap();
+    let out = tmp.path().join("results");
+    let (code, stdout, err) = cachecheck(
+        &[
+            "tune-delay",
+            s(&wl),
+            "--measure-with",
+            "service@double-delete",
+            "--json",
+            "--out",
+            s(&out),
+        ],
+        None,
+    );
+    assert!(code == 0 || code == 1, "stdout: {stdout}\nstderr: {err}");
+    let t: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(t["window"], "read_miss_latency", "{t}");
+    assert_eq!(t["sweep_strategy"], "service@double-delete", "{t}");
+    assert_eq!(t["second_delete"], "scheduled", "{t}");
+    // The recommendation comes from the measured service's missed reads, recomputed here
+    // from its history: every miss waited for its fill (100 +/- 50 ms).
+    let run_dir = Path::new(t["run_dir"].as_str().unwrap());
+    let misses = miss_latencies_ms(&run_dir.join("service@double-delete/history.jsonl"));
+    assert!(misses.len() > 20, "{t}");
+    assert_eq!(t["fill_window_ms"]["count"], misses.len() as u64, "{t}");
+    assert!(misses[misses.len() / 2] >= 50.0, "{misses:?}");
+    let p999 = misses[((misses.len() as f64 * 0.999).ceil() as usize).min(misses.len()) - 1];
+    let basis = t["basis_ms"].as_f64().unwrap();
+    assert!(
+        (basis - p999).abs() <= p999 * 0.01 + 0.1,
+        "{basis} vs {p999}: {t}"
+    );
+    let rec = t["recommended_delay_ms"].as_u64().unwrap();
+    assert_eq!(rec, (basis * 1.5 + 10.0).ceil() as u64, "{t}");
+    // Each point ran a fresh service with its own delay in DOUBLE_DELETE_DELAY_MS.
+    let sweep = t["sweep"].as_array().unwrap();
+    assert_eq!(sweep.len(), 5, "{t}");
+    assert_eq!(sweep[3]["delay_ms"], rec, "{t}");
+    for p in sweep {
+        let ms = p["delay_ms"].as_u64().unwrap();
+        let dir = Path::new(p["dir"].as_str().unwrap());
+        assert_eq!(
+            dir.file_name().unwrap().to_str().unwrap(),
+            format!(
+                "service@double-delete-{}-{ms}ms",
+                p["point"].as_str().unwrap()
+            )
+        );
+        let log = std::fs::read_to_string(dir.join("service.log")).unwrap();
+        assert!(
+            log.contains(&format!(
+                "CACHE_MODE=double-delete DOUBLE_DELETE_DELAY_MS={ms}\n"
+            )),
+            "{ms}: {log}"
+        );
+    }
+    // With no delay the slow fills race the second delete.
+    assert!(sweep[0]["stale_reads"].as_u64().unwrap() > 0, "{t}");
+}
+
+#[test]
+fn tune_delay_sweeps_only_a_service_with_delay_env() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wl = tmp.path().join("workload.toml");
+    std::fs::write(&wl, tune_workload()).unwrap();
+    let (code, _, err) = cachecheck(
+        &[
+            "tune-delay",
+            s(&wl),
+            "--measure-with",
+            "service@double-delete",
+            "--sweep-with",
+            "service@no-delay-env",
+        ],
+        None,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.lines().count() == 1 && err.contains("delay_env") && err.contains("no-delay-env"),
+        "{err}"
+    );
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The Python example on its own table (`accounts (id, balance)`) in place of the register:
+/// cachecheck loads it, logs its commits with its trigger (the ground truth holds every
+/// acknowledged write) and reads the final values from it; the second strategy on the same
+/// table installs the trigger again.
+#[test]
+fn a_service_on_its_own_table_is_logged_and_read_from_it() {
+    let cmd = example("python");
+    let wl = format!(
+        r#"name = "service-own-table"
+keys = 4
+clients = 6
+read_fraction = 0.5
+duration_s = 1.5
+strategies = ["service@a", "service@b"]
+
+[strategy."service@a"]
+command = {cmd}
+env = {{ CACHE_MODE = "db-then-delete" }}
+table = "accounts"
+key_column = "id"
+value_column = "balance"
+
+[strategy."service@b"]
+command = {cmd}
+env = {{ CACHE_MODE = "delete-then-db" }}
+table = "accounts"
+key_column = "id"
+value_column = "balance"
+"#
+    );
+    let inv = run_workload(&wl, &["-q"]);
+    assert!(inv.code == 0, "{}\n{}", inv.stdout, inv.stderr);
+    for label in ["service@a", "service@b"] {
+        let dir = inv.strategy_dir(label);
+        let lines = |f: &str| -> Vec<serde_json::Value> {
+            std::fs::read_to_string(dir.join(f))
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        };
+        let commits = lines("commits.jsonl");
+        let written: Vec<i64> = lines("history.jsonl")
+            .iter()
+            .filter(|e| e["f"] == "write" && e["type"] == "invoke")
+            .map(|e| e["value"].as_i64().unwrap())
+            .collect();
+        let acked = inv.summary(label)["ops"]["write"]["ok"].as_u64().unwrap();
+        assert!(acked > 20, "{label}: {acked} writes");
+        let logged: Vec<i64> = commits
+            .iter()
+            .filter(|c| c["initial"] != true)
+            .map(|c| c["value"].as_i64().unwrap())
+            .collect();
+        assert!(logged.len() as u64 >= acked, "{label}: {logged:?}");
+        assert!(logged.iter().all(|v| written.contains(v)), "{label}");
+        // The final values are the table's: each key's last commit.
+        for f in lines("final.jsonl") {
+            let last = commits
+                .iter()
+                .filter(|c| c["key"] == f["key"])
+                .max_by_key(|c| c["version"].as_i64().unwrap())
+                .unwrap();
+            assert_eq!(f["db"], last["value"], "{label}: {f}");
+        }
+        assert_eq!(inv.anomaly(label, "lost_writes"), 0, "{label}");
+    }
+}

@@ -6,10 +6,14 @@
 //! with the harness (PR_SET_PDEATHSIG). Faults `kill` and `pause` with `service = "app"`
 //! SIGKILL or SIGSTOP the group; healing starts it again (and waits until healthy) or resumes
 //! it. At the end it is stopped with SIGTERM, then SIGKILL after a grace period.
+//!
+//! A service that dies on its own (exits, or is killed by anyone but a `kill` fault), or that
+//! does not become healthy again after one, is remembered as lost: [`App::ensure_alive`] turns
+//! that into the run's error once the clients have stopped.
 
+use crate::infra::process;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
@@ -26,6 +30,8 @@ pub struct App {
     /// The process group (the child's pid), while it may have members.
     pgid: Option<i32>,
     paused: bool,
+    /// Why the service was lost during the run (see the module doc), as the error's text.
+    lost: Option<String>,
 }
 
 impl App {
@@ -38,6 +44,7 @@ impl App {
             child: None,
             pgid: None,
             paused: false,
+            lost: None,
         }
     }
 
@@ -52,29 +59,13 @@ impl App {
 
     /// Starts the process, its output appended to the log.
     pub fn spawn(&mut self) -> Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
+        let log = process::open_log(&self.log)
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", self.log.display()))?;
-        let log2 = log.try_clone()?;
         let mut cmd = Command::new(&self.argv[0]);
         cmd.args(&self.argv[1..])
             .current_dir(&self.cwd)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log2))
-            .kill_on_drop(true);
-        // SAFETY: prctl and setpgid are async-signal-safe; nothing else runs between fork and
-        // exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                libc::setpgid(0, 0);
-                Ok(())
-            });
-        }
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        process::child_of_harness(&mut cmd, log)?;
         let child = cmd.spawn().map_err(|e| {
             anyhow::anyhow!(
                 "cannot start service `{}` in {}: {e} (fix: check `command` in the workload)",
@@ -137,8 +128,34 @@ impl App {
         }
     }
 
+    /// Remembers a process that exited on its own (a `kill` fault's SIGKILL is not that).
+    fn note_exit(&mut self) {
+        if let Some(status) = self.exited() {
+            self.lost.get_or_insert(format!(
+                "{} exited ({status}) during the run, outside a `kill` fault (fix: see its log)",
+                self.describe()
+            ));
+        }
+    }
+
+    /// Remembers that the service did not come back after a `kill` fault: `e` says why.
+    pub fn lost_after_kill(&mut self, e: &anyhow::Error) {
+        self.lost
+            .get_or_insert(format!("after a `kill` fault: {e:#}"));
+    }
+
+    /// An error if the service was lost during the run (see the module doc).
+    pub fn ensure_alive(&mut self) -> Result<()> {
+        self.note_exit();
+        match &self.lost {
+            Some(why) => anyhow::bail!("{why}"),
+            None => Ok(()),
+        }
+    }
+
     /// SIGKILL of the process group, and reap.
     pub async fn kill(&mut self) {
+        self.note_exit();
         self.signal_group(libc::SIGKILL);
         if let Some(mut c) = self.child.take() {
             let _ = c.start_kill();

@@ -14,6 +14,9 @@
 //! start_timeout_s = 30             # how long to wait for health, at start and after a kill
 //! delay_env = "DELAY_MS"           # optional: the variable carrying a double delete's delay
 //! delay_ms = 300                   # optional (needs delay_env): its value
+//! table = "accounts"               # optional: the service's own table instead of the register
+//! key_column = "k"                 #   its key column (BIGINT primary key)
+//! value_column = "v"               #   its value column (BIGINT)
 //! ```
 //!
 //! Operations ([`http`]): `GET /kv/{key}` → 200 `{"value": n|null, "source": "cache"|"db"}`
@@ -22,11 +25,13 @@
 //! keep-alive connection pool serves every client.
 //!
 //! The database assigns versions and logs commits itself (the register's triggers, see
-//! [`crate::register`]), whatever SQL the service sends. cachecheck reads the final cache
+//! [`crate::register`]), whatever SQL the service sends; with `table`, a logging trigger on the
+//! service's own table does ([`crate::register::OwnTable`]). cachecheck reads the final cache
 //! state itself through `cache_key`/`cache_value`.
 
 pub mod app;
 pub mod http;
+pub mod settings;
 
 use super::{typed, Env, Outcome, ReadValue, Registration, Strategy};
 use crate::cache::CacheView;
@@ -35,8 +40,7 @@ use crate::infra::Role;
 use crate::session::Session;
 use app::App;
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+pub use settings::Settings;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
@@ -45,97 +49,6 @@ pub const REG: Registration = Registration {
     about: "your own HTTP service (GET/PUT /kv/{key}) on cachecheck's servers and faults",
     configure: typed::<Settings>,
 };
-
-/// Settings of `service` (defaults in the module doc).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    #[serde(default)]
-    pub command: Option<Vec<String>>,
-    #[serde(default)]
-    pub url: Option<String>,
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    #[serde(default = "default_cache_key")]
-    pub cache_key: String,
-    #[serde(default = "default_cache_value")]
-    pub cache_value: String,
-    #[serde(default = "default_health")]
-    pub health: String,
-    #[serde(default = "default_start_timeout_s")]
-    pub start_timeout_s: f64,
-    #[serde(default)]
-    pub delay_env: Option<String>,
-    #[serde(default)]
-    pub delay_ms: Option<u64>,
-}
-
-fn default_cache_key() -> String {
-    "cc:{key}".into()
-}
-fn default_cache_value() -> String {
-    "int".into()
-}
-fn default_health() -> String {
-    "/health".into()
-}
-fn default_start_timeout_s() -> f64 {
-    30.0
-}
-
-impl super::Settings for Settings {
-    fn check(&self) -> Result<(), String> {
-        match (&self.command, &self.url) {
-            (None, None) => {
-                return Err("one of `command` (argv of the service to start) or `url` (a running service) is required (fix: e.g. command = [\"python3\", \"app.py\"])".into())
-            }
-            (Some(_), Some(_)) => {
-                return Err("`command` and `url` exclude each other (fix: keep one)".into())
-            }
-            (Some(c), None) if c.is_empty() || c[0].trim().is_empty() => {
-                return Err("`command` must name a program (e.g. [\"python3\", \"app.py\"])".into())
-            }
-            (None, Some(u)) => {
-                crate::infra::parse_http_url(u).map_err(|e| format!("`url`: {e}"))?;
-            }
-            _ => {}
-        }
-        if !self.cache_key.contains("{key}") {
-            return Err(format!(
-                "`cache_key` = \"{}\" must contain `{{key}}` (e.g. \"cc:{{key}}\")",
-                self.cache_key
-            ));
-        }
-        if self.cache_value != "int" && !self.cache_value.starts_with('/') {
-            return Err(format!(
-                "`cache_value` = \"{}\": \"int\" or a JSON pointer such as \"/value\"",
-                self.cache_value
-            ));
-        }
-        if !self.health.starts_with('/') {
-            return Err(format!(
-                "`health` = \"{}\" must be a path starting with `/`",
-                self.health
-            ));
-        }
-        if !(self.start_timeout_s > 0.0 && self.start_timeout_s.is_finite()) {
-            return Err("`start_timeout_s` must be a positive number of seconds".into());
-        }
-        if self.delay_ms.is_some() && self.delay_env.is_none() {
-            return Err(
-                "`delay_ms` needs `delay_env` (the variable the service reads it from)".into(),
-            );
-        }
-        if self.url.is_some() && (self.delay_ms.is_some() || !self.env.is_empty()) {
-            return Err("`env` and `delay_ms` need `command` (a service cachecheck starts)".into());
-        }
-        Ok(())
-    }
-
-    fn build(&self, env: &Env) -> anyhow::Result<std::sync::Arc<dyn Strategy>> {
-        Ok(std::sync::Arc::new(Service::new(self.clone(), env)?))
-    }
-}
 
 /// The strategy: the HTTP client pool and, with `command`, the started process.
 pub struct Service {
@@ -156,6 +69,7 @@ impl Service {
             (Some(argv), _) => {
                 let port = crate::infra::process::free_port()?;
                 let mut vars = environment(&env.addrs, env.ttl_ms, port);
+                table_environment(&mut vars, &settings);
                 vars.extend(settings.env.iter().map(|(k, v)| (k.clone(), v.clone())));
                 if let (Some(name), Some(ms)) = (&settings.delay_env, settings.delay_ms) {
                     vars.push((name.clone(), ms.to_string()));
@@ -197,9 +111,17 @@ impl Service {
         match f {
             super::AppFault::Kill => app.kill().await,
             super::AppFault::Restart => {
-                app.spawn()?;
-                app.wait_healthy(&self.http, &self.health_url(), self.start_timeout())
-                    .await?;
+                let back = match app.spawn() {
+                    Ok(()) => {
+                        app.wait_healthy(&self.http, &self.health_url(), self.start_timeout())
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = &back {
+                    app.lost_after_kill(e);
+                }
+                back?;
             }
             super::AppFault::Pause => {
                 anyhow::ensure!(app.pause(), "{} is not running", app.describe());
@@ -245,6 +167,20 @@ pub fn environment(addrs: &RoleAddrs, ttl_ms: u64, port: u16) -> Vec<(String, St
     ]
 }
 
+/// `CACHECHECK_TABLE` (the service's own `table`, if any) and its columns'
+/// `CACHECHECK_KEY_COLUMN` and `CACHECHECK_VALUE_COLUMN`.
+fn table_environment(vars: &mut Vec<(String, String)>, s: &Settings) {
+    if let Some(t) = &s.table {
+        for (k, v) in vars.iter_mut() {
+            if k == "CACHECHECK_TABLE" {
+                *v = t.clone();
+            }
+        }
+    }
+    vars.push(("CACHECHECK_KEY_COLUMN".into(), s.key_column.clone()));
+    vars.push(("CACHECHECK_VALUE_COLUMN".into(), s.value_column.clone()));
+}
+
 #[async_trait]
 impl Strategy for Service {
     async fn read(&self, _: &mut Session, key: i64) -> Outcome<ReadValue> {
@@ -264,7 +200,8 @@ impl Strategy for Service {
                     .await
             }
             None => {
-                let vars = environment(&self.addrs, self.ttl_ms, 0);
+                let mut vars = environment(&self.addrs, self.ttl_ms, 0);
+                table_environment(&mut vars, &self.settings);
                 eprintln!(
                     "cachecheck: the service at {} must use these addresses (fault proxies):",
                     self.base
@@ -300,6 +237,13 @@ impl Strategy for Service {
         }
     }
 
+    async fn ensure_alive(&self) -> anyhow::Result<()> {
+        match &self.app {
+            Some(app) => app.lock().await.ensure_alive(),
+            None => Ok(()),
+        }
+    }
+
     async fn quiesce(&self) {
         // The service keeps running through the settle time: its own background work (a
         // double delete's second delete) completes; it is stopped when the strategy's run
@@ -321,6 +265,14 @@ impl Strategy for Service {
 
     async fn app_fault(&self, f: super::AppFault) -> anyhow::Result<()> {
         Service::app_fault(self, f).await
+    }
+
+    fn own_table(&self) -> Option<crate::register::OwnTable> {
+        Some(crate::register::OwnTable {
+            name: self.settings.table.clone()?,
+            key: self.settings.key_column.clone(),
+            value: self.settings.value_column.clone(),
+        })
     }
 
     fn extra(&self) -> Option<serde_json::Value> {
@@ -394,6 +346,10 @@ mod tests {
         assert!(t("command = [\"x\"]\ncache_key = \"k\"").contains("{key}"));
         assert!(t("command = [\"x\"]\ncache_value = \"json\"").contains("pointer"));
         assert!(t("command = [\"x\"]\ndelay_ms = 5").contains("delay_env"));
+        assert!(t("command = [\"x\"]\ntable = \"a b\"").contains("`table`"));
+        assert!(t("command = [\"x\"]\ntable = \"commit_log\"").contains("own table"));
+        assert!(t("command = [\"x\"]\nkey_column = \"v\"").contains("differ"));
+        assert!(t("command = [\"x\"]\ntable = \"accounts\"\nkey_column = \"id\"").is_empty());
         assert!(t("command = [\"x\"]").is_empty());
     }
 }

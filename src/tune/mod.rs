@@ -27,6 +27,21 @@
 //! `double-delete@<point>-<ms>ms/`, each a normal strategy directory (compare, report).
 //! Exit 0 when the recommendation and twice it come out clean, 1 when not, 2 on errors.
 //!
+//! **Your own service** (strategy `service`, docs/service.md): `--measure-with
+//! service@LABEL` measures that service of the workload from the outside, since its steps are
+//! not visible: the window is the latency of its reads that missed (completions with source
+//! `db`, or every read when the service gives no source; [`windows::miss_latencies`]), an
+//! upper bound of its read-to-fill window. The sweep then runs that same service once per
+//! point, with `delay_ms` = the point's delay handed to it through the environment variable
+//! its `delay_env` names (its double-delete mode), each run a fresh process:
+//! `service@LABEL-<point>-<ms>ms/`. `--sweep-with service@OTHER` sweeps another label (e.g.
+//! measure the `db-then-delete` mode, sweep the `double-delete` one); the swept service needs
+//! `command` and `delay_env`. A service decides itself when it acknowledges a write, so its
+//! points are judged as a scheduled second delete (the `--async-second-delete` rule; a
+//! service whose write waits for its second delete passes it too when clean). The JSON then
+//! adds `"window": "read_miss_latency"`, `"sweep_strategy"` and `"delay_env"`; for the
+//! built-in strategies it is exactly as below.
+//!
 //! `--json` (schema_version 1):
 //!
 //! ```json
@@ -43,6 +58,8 @@
 //!  "proven": true, "race_shown": true}
 //! ```
 
+mod windows;
+
 use crate::checker::{
     divergence, linearizable, monotonic, read_your_writes, stale, Checker, Percentiles,
 };
@@ -51,12 +68,18 @@ use crate::run::{self, RunOptions};
 use crate::summary::Summary;
 use anyhow::{Context, Result};
 use serde::Serialize;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
+pub use windows::{fill_windows, miss_latencies, Fills};
 
-/// The strategy the sweep proves the delay with.
+/// The strategy the sweep proves the delay with (unless a service is measured, or
+/// `--sweep-with`).
 pub const SWEEP_STRATEGY: &str = "double-delete";
+
+/// Whether `name` (`NAME` or `NAME@LABEL`) is the strategy `service`.
+fn is_service(name: &str) -> bool {
+    crate::workload::base_name(name) == crate::strategy::service::REG.name
+}
 
 /// What `cachecheck tune-delay` was asked to do.
 #[derive(Debug, Clone)]
@@ -65,8 +88,10 @@ pub struct TuneOptions {
     pub workload: PathBuf,
     pub overrides: Overrides,
     pub run: RunOptions,
-    /// The cache-aside strategy whose fills are measured.
+    /// The cache-aside strategy whose fills are measured (a `service`: its missed reads).
     pub measure_with: String,
+    /// The strategy swept (None: the measured service, else [`SWEEP_STRATEGY`]).
+    pub sweep_with: Option<String>,
     pub rule: Rule,
     pub sweep: bool,
     /// The second delete inline (the write acknowledged after it), or scheduled.
@@ -79,6 +104,23 @@ pub struct Rule {
     pub percentile: f64,
     pub factor: f64,
     pub margin_ms: f64,
+}
+
+impl TuneOptions {
+    /// The strategy the sweep runs at each point.
+    pub fn sweep_strategy(&self) -> String {
+        match &self.sweep_with {
+            Some(s) => s.clone(),
+            None if is_service(&self.measure_with) => self.measure_with.clone(),
+            None => SWEEP_STRATEGY.into(),
+        }
+    }
+
+    /// Whether the points are judged with the second delete inline (a service decides itself
+    /// when it acknowledges: judged as scheduled, see the module doc).
+    fn judged_inline(&self) -> bool {
+        self.inline && !is_service(&self.sweep_strategy())
+    }
 }
 
 impl Rule {
@@ -107,67 +149,6 @@ impl Rule {
     pub fn recommend(&self, h: &hdrhistogram::Histogram<u64>) -> u64 {
         (self.basis_ms(h) * self.factor + self.margin_ms).ceil() as u64
     }
-}
-
-/// The fill windows of one history.
-pub struct Fills {
-    pub hist: hdrhistogram::Histogram<u64>,
-    /// Fills that failed or whose outcome is unknown (not in `hist`).
-    pub failed: u64,
-}
-
-impl Fills {
-    pub fn percentiles(&self) -> Percentiles {
-        let h = &self.hist;
-        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1e6;
-        Percentiles {
-            count: h.len(),
-            p50: ms(0.5),
-            p90: ms(0.9),
-            p99: ms(0.99),
-            p999: ms(0.999),
-            max: h.max() as f64 / 1e6,
-        }
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct FillEvent {
-    #[serde(rename = "type")]
-    kind: String,
-    f: String,
-    #[serde(default)]
-    detail: Option<serde_json::Value>,
-}
-
-/// Collects `detail.window_ns` of every acknowledged `cache-fill` in `history`.
-pub fn fill_windows(history: &Path) -> Result<Fills> {
-    let file = crate::history::files::open_history(history)?;
-    let mut hist = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3)
-        .map_err(|e| anyhow::anyhow!("histogram: {e}"))?;
-    let mut failed = 0;
-    for line in std::io::BufReader::new(file).lines() {
-        let line = line.with_context(|| format!("{}: cannot read", history.display()))?;
-        if !line.contains("\"cache-fill\"") {
-            continue;
-        }
-        let Ok(ev) = serde_json::from_str::<FillEvent>(&line) else {
-            continue; // a torn last line
-        };
-        if ev.f != "cache-fill" {
-            continue;
-        }
-        let window = ev
-            .detail
-            .as_ref()
-            .and_then(|d| d.get("window_ns"))
-            .and_then(|v| v.as_u64());
-        match (ev.kind.as_str(), window) {
-            ("ok", Some(w)) => hist.saturating_record(w.max(1)),
-            _ => failed += 1,
-        }
-    }
-    Ok(Fills { hist, failed })
 }
 
 /// One point of the sweep.
@@ -208,6 +189,15 @@ pub struct Tuning {
     pub proven: bool,
     /// A delay below the fill time (0 ms) did not come out clean: the workload provoked the race.
     pub race_shown: bool,
+    /// With a service measured: `"read_miss_latency"`, what `fill_window_ms` holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<&'static str>,
+    /// The strategy swept, when it is not [`SWEEP_STRATEGY`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep_strategy: Option<String>,
+    /// With a service swept: the environment variable that carried each point's delay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_env: Option<String>,
 }
 
 /// The sweep's delays: 0, p50, p99, the recommendation, twice it.
@@ -229,23 +219,32 @@ fn sweep_runs(
     delays
         .iter()
         .map(|(point, ms)| {
+            let sweep = o.sweep_strategy();
             let mut extra = toml::Table::new();
+            // A service takes `delay_ms` through its `delay_env`; its acknowledgement is its own.
             extra.insert("delay_ms".into(), toml::Value::Integer(*ms as i64));
-            extra.insert("inline".into(), toml::Value::Boolean(o.inline));
+            if !is_service(&sweep) {
+                extra.insert("inline".into(), toml::Value::Boolean(o.inline));
+            }
             let mut r = w
-                .strategy_run_with(SWEEP_STRATEGY, &extra)
+                .strategy_run_with(&sweep, &extra)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", w.path.display()))?;
             // The sweep judges delays itself; the workload's expectations would fail on purpose.
             r.common.expect.clear();
-            r.name = sweep_name(point, *ms);
+            r.name = sweep_name(&sweep, point, *ms);
             Ok(r)
         })
         .collect()
 }
 
-/// The name (and result directory) of a sweep point: `double-delete@p99-150ms`.
-pub fn sweep_name(point: &str, ms: u64) -> String {
-    format!("{SWEEP_STRATEGY}@{point}-{ms}ms")
+/// The name (and result directory) of a sweep point: `double-delete@p99-150ms`, or for a
+/// labelled strategy `service@double-delete-p99-150ms`.
+pub fn sweep_name(strategy: &str, point: &str, ms: u64) -> String {
+    if strategy.contains('@') {
+        format!("{strategy}-{point}-{ms}ms")
+    } else {
+        format!("{strategy}@{point}-{ms}ms")
+    }
 }
 
 /// The properties that reads before an asynchronous second delete break by definition.
@@ -265,7 +264,7 @@ fn point(point: &str, delay_ms: u64, s: &Summary, dir: &Path, o: &TuneOptions) -
     let stale = a.get(stale::CHECKER.name);
     let total = a.total();
     let non_linearizable = a.get(NOT_CLAIMED.name);
-    let clean = if o.inline {
+    let clean = if o.judged_inline() {
         total == non_linearizable
     } else {
         // Reads before an asynchronous second delete are stale by definition, and may then
@@ -306,11 +305,29 @@ pub fn resolve(o: &TuneOptions) -> Result<RunConfig> {
         .map_err(|e| anyhow::anyhow!("--measure-with: {e}"))?;
     w.strategies = vec![measure];
     if o.sweep {
-        crate::strategy::lookup(SWEEP_STRATEGY).map_err(|e| {
-            anyhow::anyhow!(
-                "the sweep needs `{SWEEP_STRATEGY}`: {e} (fix: --no-sweep to measure only)"
-            )
-        })?;
+        let sweep = o.sweep_strategy();
+        if is_service(&sweep) {
+            let written = w
+                .strategy_run(&sweep)
+                .map_err(|e| anyhow::anyhow!("--sweep-with: {e}"))?
+                .written;
+            anyhow::ensure!(
+                written.get("command").is_some() && written.get("delay_env").is_some(),
+                "{}: the sweep runs `{sweep}` with each point's delay, which needs its `command` and `delay_env` (fix: set delay_env = \"NAME\" under [strategy.\"{sweep}\"], --sweep-with a label that has it, or --no-sweep)",
+                w.path.display()
+            );
+        } else {
+            let base = crate::workload::base_name(&sweep);
+            anyhow::ensure!(
+                base == SWEEP_STRATEGY,
+                "--sweep-with {sweep}: the sweep needs `{SWEEP_STRATEGY}` or a `service` label with `delay_env` (fix: --sweep-with {SWEEP_STRATEGY})"
+            );
+            crate::strategy::lookup(SWEEP_STRATEGY).map_err(|e| {
+                anyhow::anyhow!(
+                    "the sweep needs `{SWEEP_STRATEGY}`: {e} (fix: --no-sweep to measure only)"
+                )
+            })?;
+        }
         sweep_runs(&w, o, &[("0".into(), 0)])?;
     }
     Ok(w)
@@ -331,19 +348,23 @@ pub async fn tune(o: &TuneOptions, w: RunConfig, shutdown: CancellationToken) ->
         if measured.is_some() {
             return Ok(Vec::new());
         }
-        let fills = fill_windows(&crate::history::files::history_path(
-            &run_dir.join(&measure_dir),
-        ))?;
+        let history = crate::history::files::history_path(&run_dir.join(&measure_dir));
+        let fills = if is_service(&measure_dir) {
+            miss_latencies(&history)?
+        } else {
+            fill_windows(&history)?
+        };
         anyhow::ensure!(
             !fills.hist.is_empty(),
-            "{}: no cache fill was recorded, nothing to measure (fix: a workload with writes and reads of the same keys, read_fraction < 1)",
-            w.path.display()
+            "{}: no {} was recorded, nothing to measure (fix: a workload with writes and reads of the same keys, read_fraction < 1)",
+            w.path.display(),
+            if is_service(&measure_dir) { "read that missed the cache" } else { "cache fill" }
         );
         let rec = o.rule.recommend(&fills.hist);
         let delays = sweep_delays(&fills.percentiles(), rec);
         let longest = delays.iter().map(|d| d.1).max().unwrap_or(0);
         anyhow::ensure!(
-            !o.sweep || !o.inline || longest < w.op_timeout_ms,
+            !o.sweep || !o.judged_inline() || longest < w.op_timeout_ms,
             "{}: the sweep's longest delay ({longest} ms) is not below op_timeout_ms ({}): inline second deletes would time out (fix: raise op_timeout_ms above {longest}, or --async-second-delete)",
             w.path.display(),
             w.op_timeout_ms
@@ -359,8 +380,9 @@ pub async fn tune(o: &TuneOptions, w: RunConfig, shutdown: CancellationToken) ->
     let outcome = run::run_planned(&w, &o.run, shutdown, &mut plan).await?;
     let (fills, rec, delays) = measured.context("interrupted before the measurement finished")?;
     let mut sweep = Vec::new();
+    let swept = o.sweep_strategy();
     for ((name, ms), s) in delays.iter().zip(outcome.summaries.iter().skip(1)) {
-        let dir: PathBuf = outcome.run_dir.join(sweep_name(name, *ms));
+        let dir: PathBuf = outcome.run_dir.join(sweep_name(&swept, name, *ms));
         sweep.push(point(name, *ms, s, &dir, o));
     }
     let clean = |p: &str| sweep.iter().find(|x| x.point == p).map(|x| x.clean);
@@ -374,10 +396,22 @@ pub async fn tune(o: &TuneOptions, w: RunConfig, shutdown: CancellationToken) ->
         rule: o.rule,
         basis_ms: o.rule.basis_ms(&fills.hist),
         recommended_delay_ms: rec,
-        second_delete: if o.inline { "inline" } else { "scheduled" },
+        second_delete: if o.judged_inline() {
+            "inline"
+        } else {
+            "scheduled"
+        },
         proven: clean("recommended") == Some(true) && clean("2x") == Some(true),
         race_shown: clean("0") == Some(false),
         sweep,
+        window: is_service(&o.measure_with).then_some("read_miss_latency"),
+        delay_env: is_service(&swept)
+            .then(|| {
+                let run = w.strategy_run(&swept).ok()?;
+                run.written.get("delay_env")?.as_str().map(String::from)
+            })
+            .flatten(),
+        sweep_strategy: (swept != SWEEP_STRATEGY).then_some(swept),
     })
 }
 
@@ -385,11 +419,21 @@ pub async fn tune(o: &TuneOptions, w: RunConfig, shutdown: CancellationToken) ->
 pub fn text(t: &Tuning) -> String {
     let p = &t.fill_window_ms;
     let r = &t.rule;
+    let what = match t.window {
+        Some(_) => format!(
+            "read-miss latency (read sent -> answered, reads not served by the cache), {} reads",
+            p.count
+        ),
+        None => format!(
+            "fill window (database read start -> cache fill acknowledged), {} fills",
+            p.count
+        ),
+    };
     let mut out = format!(
-        "fill window (database read start -> cache fill acknowledged), {} fills of {} ({} failed or unknown):\n  \
+        "{} of {} ({} failed or unknown):\n  \
          p50 {:.1} ms  p90 {:.1} ms  p99 {:.1} ms  p99.9 {:.1} ms  max {:.1} ms\n\
          recommended delay_ms = {} (p{} {:.1} ms x {} + {} ms)\n",
-        p.count,
+        what,
         t.measure_strategy,
         t.fills_failed,
         p.p50,
@@ -406,10 +450,17 @@ pub fn text(t: &Tuning) -> String {
     if t.sweep.is_empty() {
         return out;
     }
-    out.push_str(&format!(
-        "sweep: {SWEEP_STRATEGY} with the second delete {}\n",
-        t.second_delete
-    ));
+    out.push_str(&match (&t.sweep_strategy, &t.delay_env) {
+        (Some(s), Some(var)) => format!(
+            "sweep: {s} with {var} = each point's delay (judged as a {} second delete)\n",
+            t.second_delete
+        ),
+        (s, _) => format!(
+            "sweep: {} with the second delete {}\n",
+            s.as_deref().unwrap_or(SWEEP_STRATEGY),
+            t.second_delete
+        ),
+    });
     let mut rows = vec![[
         "delay",
         "ms",
@@ -478,7 +529,11 @@ mod tests {
         assert_eq!(d[0].1, 0);
         assert_eq!(d[1].1, 101);
         assert_eq!(d[4].1, 2 * rec);
-        assert_eq!(sweep_name("p99", 199), "double-delete@p99-199ms");
+        assert_eq!(
+            sweep_name(SWEEP_STRATEGY, "p99", 199),
+            "double-delete@p99-199ms"
+        );
+        assert_eq!(sweep_name("service@dd", "2x", 40), "service@dd-2x-40ms");
         assert!(Rule {
             factor: 0.5,
             ..rule
@@ -491,25 +546,5 @@ mod tests {
         }
         .validate()
         .is_err());
-    }
-
-    #[test]
-    fn reads_fill_windows_of_acknowledged_fills_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("history.jsonl");
-        std::fs::write(
-            &p,
-            concat!(
-                "{\"time\":1,\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"key\":1,\"value\":null}\n",
-                "{\"time\":2,\"process\":0,\"type\":\"ok\",\"f\":\"cache-fill\",\"key\":1,\"value\":5,\"detail\":{\"window_ns\":120000000}}\n",
-                "{\"time\":3,\"process\":1,\"type\":\"info\",\"f\":\"cache-fill\",\"key\":1,\"value\":5,\"detail\":{\"window_ns\":900000000,\"error\":\"timeout\"}}\n",
-                "{\"time\":4,\"process\":1,\"type\":\"ok\",\"f\":\"cache-fill\",\"key\":2,\"val"
-            ),
-        )
-        .unwrap();
-        let f = fill_windows(&p).unwrap();
-        assert_eq!(f.hist.len(), 1);
-        assert_eq!(f.failed, 1);
-        assert!((f.percentiles().max - 120.0).abs() < 0.2);
     }
 }
