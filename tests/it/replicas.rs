@@ -3,7 +3,15 @@
 //! catches up after each fault mode, and nothing is left running.
 
 use crate::support::*;
+use serde_json::Value;
 use std::path::Path;
+
+fn jsonl(dir: &Path, file: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join(file)).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
 
 /// The forced race, over several seeds: db-then-delete filling from the replica diverges in
 /// every run; db-only reading the replica is stale but converges; reads carry `source:
@@ -13,7 +21,21 @@ fn the_replica_lag_race_is_flagged_in_every_run() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/races/replica-lag-fill.toml");
     let text = std::fs::read_to_string(&file).unwrap();
     for seed in ["1", "2", "3"] {
-        let inv = run_workload(&text, &["-q", "--seed", seed]);
+        // Only the strategies checked here (the fixers have their own tests).
+        let inv = run_workload(
+            &text,
+            &[
+                "-q",
+                "--seed",
+                seed,
+                "--strategy",
+                "db-then-delete",
+                "--strategy",
+                "db-only",
+                "--strategy",
+                "db-then-delete@primary",
+            ],
+        );
         assert_eq!(inv.code, 0, "seed {seed}: {}\n{}", inv.stdout, inv.stderr);
         assert!(
             inv.anomaly("db-then-delete", "divergent_keys") > 0,
@@ -43,6 +65,68 @@ fn the_replica_lag_race_is_flagged_in_every_run() {
         );
     }
     assert_no_servers_left();
+}
+
+/// `remote-marker` under the race: every miss that saw a marker read the primary and every
+/// miss that saw none read the replica; every acknowledged write set its marker first; it
+/// leaves fewer keys divergent than db-then-delete filling from the replica in the same run.
+#[test]
+fn remote_marker_reads_the_primary_while_the_marker_lives() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/races/replica-lag-fill.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let inv = run_workload(
+        &text,
+        &[
+            "-q",
+            "--duration",
+            "2",
+            "--strategy",
+            "db-then-delete",
+            "--strategy",
+            "remote-marker",
+        ],
+    );
+    assert_eq!(inv.code, 0, "{}\n{}", inv.stdout, inv.stderr);
+    let h = jsonl(&inv.strategy_dir("remote-marker"), "history.jsonl");
+    // The last marker-get of each process, until its read completes.
+    let mut pending: std::collections::HashMap<i64, (i64, bool)> = Default::default();
+    let (mut marked, mut unmarked, mut marker_sets, mut writes) = (0, 0, 0, 0);
+    for e in &h {
+        let p = e["process"].as_i64().unwrap();
+        match (e["f"].as_str().unwrap(), e["type"].as_str().unwrap()) {
+            ("marker-get", "ok") => {
+                let m = e["detail"]["marked"].as_bool().unwrap();
+                pending.insert(p, (e["key"].as_i64().unwrap(), m));
+            }
+            ("marker-set", "ok") => marker_sets += 1,
+            ("write", "ok") => writes += 1,
+            ("read", "ok") => {
+                if let Some((k, m)) = pending.remove(&p) {
+                    assert_eq!(e["key"], k, "{e}");
+                    let want = if m { "db" } else { "replica" };
+                    assert_eq!(e["source"], want, "marked {m}: {e}");
+                    if m {
+                        marked += 1;
+                    } else {
+                        unmarked += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        marked > 0 && unmarked > 0,
+        "{marked} marked, {unmarked} not"
+    );
+    assert!(
+        writes > 20 && marker_sets >= writes,
+        "{marker_sets} markers, {writes} writes"
+    );
+    assert!(
+        inv.anomaly("remote-marker", "divergent_keys")
+            < inv.anomaly("db-then-delete", "divergent_keys")
+    );
 }
 
 fn faulted(fault: &str) -> String {
