@@ -132,3 +132,19 @@ impl Strategy for RemoteMarker {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn marker_ttl_defaults_to_a_second_and_refuses_zero() {
+        let t = |s: &str| super::super::configure("remote-marker", &toml::from_str(s).unwrap());
+        assert!(t("").is_ok());
+        assert!(t("marker_ttl_ms = 0")
+            .err()
+            .unwrap()
+            .contains("marker_ttl_ms"));
+        assert!(t("marker_ttl = 5").is_err());
+        assert_eq!(super::Settings::default().marker_ttl_ms, 1000);
+        assert_eq!(super::marker_key(3), "cc:3:marker");
+    }
+}
