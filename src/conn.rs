@@ -150,9 +150,17 @@ impl DbConn {
         >,
     {
         let timeout = self.timeout;
-        let conn = self.get().await?;
-        match tokio::time::timeout(timeout, f(conn)).await {
-            Ok(Ok(v)) => Ok(v),
+        self.get().await?;
+        // The connection is owned by this future while the statement runs: when the caller
+        // drops the future mid-statement (the driver's operation timeout), the connection goes
+        // with it. Left in place, its next statement would read this one's late result (a
+        // paused replica answered every read of a client with the previous read's value).
+        let mut conn = self.conn.take().expect("just connected");
+        match tokio::time::timeout(timeout, f(&mut conn)).await {
+            Ok(Ok(v)) => {
+                self.conn = Some(conn);
+                Ok(v)
+            }
             Ok(Err(mysql_async::Error::Server(e))) => {
                 self.reset();
                 Err(StepError::Fail(format!("db: {e}")))

@@ -19,7 +19,8 @@
 //! * [`run`]: the pipeline of `cachecheck run`, top to bottom (servers, then per strategy:
 //!   prepare, drive, collect, judge); [`driver`]: the client loop (one task per client, every
 //!   operation an invoke and one completion); [`generator`]: the operation mix;
-//!   [`nemesis`]: faults on a schedule (proxy toxics, partitions, server kills and pauses);
+//!   [`nemesis`]: faults on a schedule (proxy toxics, partitions, kills and pauses of servers,
+//!   replicas and the app);
 //!   [`resources`]: the harness's memory and file descriptors, sampled while a run goes.
 //! * [`session`]: the per-client context every strategy receives; [`strategy`]: cache write
 //!   strategies, one module each behind one trait and one registry; [`cdc`]: the binlog

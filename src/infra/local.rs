@@ -173,7 +173,7 @@ impl LocalInfra {
     }
 
     /// Writes the pids of the harness and the servers, for the cleanup after a crash.
-    fn record_owner(&self) {
+    pub(super) fn record_owner(&self) {
         if let Err(e) = super::orphans::write_owner(self.dir.path(), &self.pids()) {
             tracing::warn!("cannot write {}: {e}", super::orphans::OWNER_FILE);
         }

@@ -546,6 +546,22 @@ impl Stack {
         }
     }
 
+    /// The read replicas, for faults on them (`kill`/`pause` with `service = "replica"`);
+    /// after a replica restarted, [`Stack::record_pids`].
+    pub fn replicas_mut(&mut self) -> &mut [replicas::Replica] {
+        match self {
+            Stack::Local(l) => &mut l.replicas,
+            _ => &mut [],
+        }
+    }
+
+    /// Records the servers' process ids again (local infra: for the cleanup after a crash).
+    pub fn record_pids(&self) {
+        if let Stack::Local(l) = self {
+            l.record_owner();
+        }
+    }
+
     pub fn kind_name(&self) -> &'static str {
         match self {
             Stack::Local(_) => "local",

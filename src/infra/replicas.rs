@@ -281,6 +281,37 @@ impl Replica {
         Ok(v.unwrap_or_default())
     }
 
+    /// Fault `kill` with `service = "replica"`: SIGKILL of the replica's `mariadbd`.
+    pub async fn kill(&mut self) {
+        self.process.kill().await;
+    }
+
+    /// Whether the replica's process runs (false after [`Replica::kill`]).
+    pub fn is_running(&self) -> bool {
+        self.process.pid().is_some()
+    }
+
+    /// Starts a killed replica again on its data directory and port, waits until it answers
+    /// and starts replication (the replica starts with `--skip-slave-start`; its `CHANGE
+    /// MASTER` settings and applied GTID position survive the crash).
+    pub async fn restart(&mut self) -> Result<()> {
+        self.process.kill().await;
+        self.process.spawn()?;
+        self.wait_answering(Duration::from_secs(60)).await?;
+        self.exec("START SLAVE").await
+    }
+
+    /// Fault `pause` with `service = "replica"`: SIGSTOP; [`Replica::resume`] heals.
+    pub fn pause(&mut self) -> Result<()> {
+        anyhow::ensure!(self.process.pause(), "cannot pause {}", self.name());
+        Ok(())
+    }
+
+    pub fn resume(&mut self) -> Result<()> {
+        anyhow::ensure!(self.process.resume(), "cannot resume {}", self.name());
+        Ok(())
+    }
+
     pub async fn stop(&mut self) {
         self.process.stop(Duration::from_secs(5)).await;
     }

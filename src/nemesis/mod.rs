@@ -8,13 +8,15 @@
 //!   and the fault of one interval are; [`actions`]: the actions kinds are made of;
 //! * [`proxy`]: the fault proxy's REST API (Toxiproxy's);
 //! * faults injected in the application (delete errors) act through [`crate::injected`];
-//!   [`app`]: `kill`/`pause` of the service strategy `service` started (`service = "app"`).
+//!   [`app`]: what `kill`/`pause` target, and their faults on the service strategy `service`
+//!   started (`service = "app"`); [`replica`]: on read replicas (`service = "replica"`).
 
 pub mod actions;
 pub mod app;
 pub mod fault;
 pub mod kinds;
 pub mod proxy;
+pub mod replica;
 pub mod spec;
 
 use crate::history::recorder::Recorder;

@@ -20,10 +20,16 @@
 //! fail_delete_probability = 0.0  # test hook: share of delete attempts failed without being
 //!                             # sent (makes the retry queue work without a fault proxy)
 //! fail_seed = <workload seed>  # seed of those failures
+//! binlog_source = "primary"   # whose binlog: "primary" | "replica" (the first read replica's,
+//!                             # `[infra] db_replicas`; replicas run with log_slave_updates)
 //! ```
 //!
 //! The consumer reads the binlog through the `binlog` role's address and deletes through
-//! `cache-write`, so faults on those roles hit it. It starts at the binlog's end when the
+//! `cache-write`, so faults on those roles hit it. With `binlog_source = "replica"` it follows
+//! the first replica's binlog instead, through the `db-replica` role's address (faults on that
+//! role hit it, and a lagging replica delays every delete): a delete then comes after the
+//! replica applied the write, so a miss that reads the replica after the delete reads the new
+//! row (issue 14). It starts at the binlog's end when the
 //! strategy starts, drains at quiescence (until it has finished every transaction up to the
 //! binlog's end as of then and its retry queue is empty, at most `drain_timeout_ms`), dies on
 //! `kill-workers` (its retry queue is lost) and restarts per `resume`.
@@ -80,6 +86,18 @@ pub struct Settings {
     pub fail_delete_probability: f64,
     #[serde(default)]
     pub fail_seed: Option<u64>,
+    #[serde(default)]
+    pub binlog_source: BinlogSource,
+}
+
+/// Whose binlog the consumer follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BinlogSource {
+    #[default]
+    Primary,
+    /// The first read replica (`[infra] db_replicas`).
+    Replica,
 }
 
 /// A replica server id for this process: a server evicts the older of two replicas with the
@@ -153,22 +171,33 @@ impl super::Settings for Settings {
     }
 
     fn build(&self, env: &Env) -> anyhow::Result<Arc<dyn Strategy>> {
-        Ok(Arc::new(BinlogDelete::new(self.clone(), env)))
+        Ok(Arc::new(BinlogDelete::new(self.clone(), env)?))
     }
 }
 
 pub struct BinlogDelete {
     settings: Settings,
     consumer: Consumer,
-    /// The database directly (not through a proxy): the binlog's end at quiescence.
+    /// The binlog's server (the primary directly, not through a proxy; or the replica): its
+    /// binlog's end at quiescence, after the replicas caught up.
     admin_db: mysql_async::Opts,
 }
 
 impl BinlogDelete {
-    pub fn new(settings: Settings, env: &Env) -> Self {
+    pub fn new(settings: Settings, env: &Env) -> anyhow::Result<Self> {
+        // The binlog's server: the consumer's stream and the end drained to at quiescence.
+        let (db, admin_db) = match settings.binlog_source {
+            BinlogSource::Primary => (env.addrs.db_opts(Role::Binlog), env.addrs.db.opts(false)),
+            BinlogSource::Replica => {
+                let r = env.addrs.replica_opts(0).ok_or_else(|| {
+                    anyhow::anyhow!("binlog-delete: `binlog_source = \"replica\"` needs read replicas (fix: set `db_replicas = 1` in [infra])")
+                })?;
+                (r.clone(), r)
+            }
+        };
         let cfg = ConsumerConfig {
             server_id: settings.server_id.unwrap_or_else(process_server_id),
-            db: env.addrs.db_opts(Role::Binlog),
+            db,
             redis_url: env.addrs.redis_url(Role::CacheWrite),
             injected: env.addrs.injected.clone(),
             table: TableFilter {
@@ -188,11 +217,11 @@ impl BinlogDelete {
             process: process::WORKER_BASE,
             trace: env.trace,
         };
-        BinlogDelete {
+        Ok(BinlogDelete {
             consumer: Consumer::new(cfg, env.rec.clone(), env.shutdown.clone()),
-            admin_db: env.addrs.db.opts(false),
+            admin_db,
             settings,
-        }
+        })
     }
 
     /// The consumer (for tests and tools).

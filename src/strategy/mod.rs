@@ -35,6 +35,7 @@ pub mod gtid_wait;
 pub mod lease;
 pub mod pool;
 pub mod read_through;
+pub mod remote_marker;
 pub mod retry_queue;
 pub mod rockscache;
 pub mod service;
@@ -240,6 +241,7 @@ pub static REGISTRY: &[Registration] = &[
     tag_deleted::REG_STRONG,
     service::REG,
     gtid_wait::REG,
+    remote_marker::REG,
 ];
 
 /// Finds a strategy by name, or says which exist.

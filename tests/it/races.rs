@@ -292,6 +292,13 @@ races! {
         Clean("db-only", "divergent_keys"),
         Clean("db-only", "dirty_reads"),
         // gtid-wait diverged on 1 key in 1 of 4 runs (seed 2): not claimed clean.
+        // remote-marker reads the primary while its marker lives (every key is written well
+        // within marker_ttl_ms): like db-then-delete@primary, not claimed to converge.
+        Clean("remote-marker", "dirty_reads"),
+        // binlog-delete following the replica's binlog: no delete while the SQL thread is
+        // stopped (stale), every delete after the replica applied the write (converges).
+        Flagged("binlog-delete@replica", "stale_reads"),
+        Clean("binlog-delete@replica", "divergent_keys"),
     ];
     /// 2.4: write-behind loses acknowledged writes when its process dies before the flush.
     write_behind_kill: "write-behind-kill.toml" => [

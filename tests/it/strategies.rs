@@ -84,7 +84,7 @@ settle_ms = 100
 strategies = ["db-only", "db-then-delete", "db-then-cache", "delete-then-db", "cache-then-db",
               "double-delete", "delete-retry", "binlog-delete", "read-through", "write-through",
               "write-behind", "lease", "versioned", "tag-deleted", "tag-deleted-strong", "service",
-              "gtid-wait"]
+              "gtid-wait", "remote-marker"]
 [strategy.double-delete]
 delay_ms = 100
 [strategy.delete-retry]
@@ -122,6 +122,10 @@ fn every_strategy_runs_and_shows_its_own_behaviour() {
     write_behind_commits_every_acknowledged_write(&inv);
     delete_retry_outbox_drains(&inv);
     versioned_never_replaces_a_newer_version(&inv.strategy_dir("versioned"));
+    // remote-marker filling from the primary: markers set, never read (db-then-delete).
+    let h = jsonl(&inv.strategy_dir("remote-marker"), "history.jsonl");
+    assert!(ok_steps(&h, "marker-set").count() > 5);
+    assert_eq!(h.iter().filter(|e| e["f"] == "marker-get").count(), 0);
 }
 
 /// Every ok write has a first delete by its client and a second one, by a worker, at least

@@ -4,11 +4,12 @@
 //! ```toml
 //! fault = "kill"
 //! service = "redis"        # db | redis | app (the service strategy `service` started)
+//!                          # | replica (every replica) | replica-N (see nemesis::replica)
 //! ```
 
-use crate::nemesis::actions::ServerKilled;
-use crate::nemesis::app::{AppKilled, Target};
+use crate::nemesis::app::Target;
 use crate::nemesis::fault::{parse, Fault, FaultKind, Kind};
+use crate::nemesis::replica::Action;
 use serde::{Deserialize, Serialize};
 
 pub const KIND: Kind = Kind {
@@ -24,15 +25,9 @@ pub struct Kill {
 
 impl FaultKind for Kill {
     fn check(&self) -> Result<(), String> {
-        if self.service == Target::Proxy {
-            return Err("`service` must be db, redis or app".into());
-        }
-        Ok(())
+        self.service.check()
     }
     fn instance(&self, _: String) -> Box<dyn Fault> {
-        match self.service.server() {
-            Some(service) => Box::new(ServerKilled { service }),
-            None => Box::new(AppKilled),
-        }
+        self.service.fault(Action::Kill)
     }
 }

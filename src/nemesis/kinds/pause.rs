@@ -3,11 +3,12 @@
 //! ```toml
 //! fault = "pause"
 //! service = "redis"        # db | redis | app (the service strategy `service` started)
+//!                          # | replica (every replica) | replica-N (see nemesis::replica)
 //! ```
 
-use crate::nemesis::actions::ServerPaused;
-use crate::nemesis::app::{AppPaused, Target};
+use crate::nemesis::app::Target;
 use crate::nemesis::fault::{parse, Fault, FaultKind, Kind};
+use crate::nemesis::replica::Action;
 use serde::{Deserialize, Serialize};
 
 pub const KIND: Kind = Kind {
@@ -23,15 +24,9 @@ pub struct Pause {
 
 impl FaultKind for Pause {
     fn check(&self) -> Result<(), String> {
-        if self.service == Target::Proxy {
-            return Err("`service` must be db, redis or app".into());
-        }
-        Ok(())
+        self.service.check()
     }
     fn instance(&self, _: String) -> Box<dyn Fault> {
-        match self.service.server() {
-            Some(service) => Box::new(ServerPaused { service }),
-            None => Box::new(AppPaused),
-        }
+        self.service.fault(Action::Pause)
     }
 }
