@@ -27,7 +27,8 @@ fn ms(v: f64, count: u64) -> String {
     }
 }
 
-/// Escapes text for XML and HTML attributes and character data (JUnit XML, the HTML report).
+/// Escapes text for XML attributes and character data (the SVG charts of the report; the
+/// pages and JUnit XML are written by maud and quick-junit, which escape for themselves).
 pub fn escape_xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

@@ -5,7 +5,6 @@
 //! It sits below the strategies and knows nothing of the loop that drives them
 //! ([`crate::driver`]).
 
-use crate::config::FillFrom;
 use crate::conn::{Conns, DbConn, StepError};
 use crate::history::recorder::Recorder;
 use crate::history::EventType;
@@ -34,12 +33,10 @@ impl Session {
         }
     }
 
-    /// Reads after a miss go to this replica connection when `fill_from` is `replica`.
-    pub fn with_replica(mut self, fill_from: FillFrom, replica: Option<DbConn>) -> Self {
-        self.replica = match fill_from {
-            FillFrom::Replica => replica,
-            FillFrom::Primary => None,
-        };
+    /// Reads after a miss go to this replica connection (given when the strategy's
+    /// `fill_from` is `replica`).
+    pub fn with_replica(mut self, replica: Option<DbConn>) -> Self {
+        self.replica = replica;
         self
     }
 

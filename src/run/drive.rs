@@ -5,7 +5,7 @@
 
 use super::prepare::Prepared;
 use super::{ClientCounts, RunCtx};
-use crate::config::StrategyRun;
+use crate::config::{FillFrom, StrategyRun};
 use crate::conn::Conns;
 use crate::driver::{run_client, Stop};
 use crate::generator::{Generator, KeyDist, Values};
@@ -63,8 +63,9 @@ pub(super) async fn drive(
             ));
             let session = Session::new(i, conns, p.rec.clone(), p.ttl_ms, cfg.trace_steps)
                 .with_replica(
-                    s.common.fill_from,
-                    replica.map(|o| crate::conn::DbConn::new(o, op_timeout)),
+                    replica
+                        .filter(|_| s.common.fill_from == FillFrom::Replica)
+                        .map(|o| crate::conn::DbConn::new(o, op_timeout)),
                 );
             let gen = Generator::new(cfg.seed, i, keys.clone(), cfg.read_fraction, values.clone());
             Ok((session, gen))
