@@ -12,8 +12,8 @@
 //!   overrides before any server starts (each strategy's and fault's settings parsed once).
 //! * [`infra`]: the servers (local processes, a docker compose project, external URLs; Redis
 //!   alone or behind Sentinel), their faults (kill, restart, pause, partition) and per-role
-//!   endpoints; [`register`]: the
-//!   register table, its writes, and the ground truth (commit log).
+//!   endpoints; [`register`]: the register table, its writes, and the ground truth (commit
+//!   log).
 //! * [`conn`]: a client's connections, one per role, reconnecting after faults; [`cache`]: the
 //!   Redis primitives on the register's entries; [`injected`]: faults injected in the
 //!   application (a handle per run, carried by its connections).
