@@ -3,7 +3,8 @@
 //!
 //! Every invalidation ([`del`], [`del_many`], and strategies' own invalidating scripts through
 //! [`invalidation_allowed`]) first asks the connection's [`Injected`](crate::injected::Injected)
-//! handle whether an injected delete failure is active.
+//! handle whether an injected delete failure is active, and after it, with the strategy's
+//! `wait_replicas`, waits for the Redis replicas to have it ([`replicated`]).
 
 use crate::conn::{CacheConn, StepError};
 
@@ -54,12 +55,30 @@ pub fn invalidation_allowed(conn: &CacheConn) -> Result<(), StepError> {
     Ok(())
 }
 
-/// DEL. Fails without reaching Redis while an injected delete failure is active.
+/// After an invalidation, with `wait_replicas = N` (the connection's setting): `WAIT N
+/// timeout_ms`. Fewer than N replicas acknowledging is a failed delete, `Info` (the primary
+/// has it; a failover to a replica that has not would lose it). Without the setting: nothing.
+pub async fn replicated(conn: &mut CacheConn) -> Result<(), StepError> {
+    let Some((n, timeout_ms)) = conn.wait_replicas else {
+        return Ok(());
+    };
+    let reached: i64 = conn
+        .query(redis::cmd("WAIT").arg(n).arg(timeout_ms))
+        .await?;
+    if reached < n as i64 {
+        return Err(StepError::Info(format!(
+            "WAIT reached {reached} of {n} replicas within {timeout_ms} ms"
+        )));
+    }
+    Ok(())
+}
+
+/// DEL (then [`replicated`]). Fails without reaching Redis while an injected delete failure
+/// is active.
 pub async fn del(conn: &mut CacheConn, k: i64) -> Result<(), StepError> {
     invalidation_allowed(conn)?;
-    conn.query::<i64>(redis::cmd("DEL").arg(key(k)))
-        .await
-        .map(|_| ())
+    conn.query::<i64>(redis::cmd("DEL").arg(key(k))).await?;
+    replicated(conn).await
 }
 
 /// DEL of several keys in one command (one round trip); it succeeds or fails as a whole, and
@@ -73,7 +92,8 @@ pub async fn del_many(conn: &mut CacheConn, ks: &[i64]) -> Result<(), StepError>
     for k in ks {
         cmd.arg(key(*k));
     }
-    conn.query::<i64>(&cmd).await.map(|_| ())
+    conn.query::<i64>(&cmd).await?;
+    replicated(conn).await
 }
 
 /// The plain view of a key holding an integer: its value and PTTL.

@@ -68,6 +68,12 @@ pub struct CommonSettings {
     /// Where reads after a miss go: `"primary"` (the default, role `db`) or `"replica"` (role
     /// `db-replica`; needs `[infra] db_replicas`; each client reads one replica, chosen by seed).
     pub fill_from: FillFrom,
+    /// After every invalidation (a DEL, a lease/versioned/rockscache invalidation), `WAIT
+    /// wait_replicas wait_timeout_ms`; fewer replicas reached is a failed delete (0: no WAIT,
+    /// the default; needs `[infra] redis = "sentinel"`).
+    pub wait_replicas: u32,
+    /// The WAIT's timeout (ms, default 100).
+    pub wait_timeout_ms: u64,
 }
 
 /// `fill_from` of a strategy: which database serves the reads after a miss.
@@ -280,6 +286,31 @@ fn build(text: &str, path: &Path, o: &Overrides) -> Result<RunConfig, ConfigErro
             )));
         }
     }
+    if f.infra.redis != crate::infra::sentinel::RedisTopology::Sentinel {
+        if let Some(i) = faults.iter().position(|x| {
+            x.name == "failover" || x.kind.fields()["role"].as_str() == Some("redis-replication")
+        }) {
+            return Err(in_file(format!(
+                "nemesis[{i}]: a `{}` fault needs Redis replicas (fix: set `redis = \"sentinel\"` in [infra])",
+                faults[i].name
+            )));
+        }
+        if let Some(s) = strategies.iter().find(|s| s.common.wait_replicas > 0) {
+            return Err(in_file(format!(
+                "strategy.{}.wait_replicas: needs Redis replicas (fix: set `redis = \"sentinel\"` in [infra])",
+                s.name
+            )));
+        }
+    }
+    if let Some(s) = strategies
+        .iter()
+        .find(|s| s.common.wait_replicas > f.infra.redis_replicas)
+    {
+        return Err(in_file(format!(
+            "strategy.{}.wait_replicas: {} is more than the {} Redis replica(s): every WAIT would fail (fix: at most redis_replicas)",
+            s.name, s.common.wait_replicas, f.infra.redis_replicas
+        )));
+    }
     if let Some(s) = strategies
         .iter()
         .find(|s| s.common.fill_from == FillFrom::Replica && f.infra.db_replicas == 0)
@@ -429,6 +460,21 @@ fn strategy_run(name: &str, mut table: toml::Table) -> Result<StrategyRun, Strin
         })?;
         common.ttl_ms = Some(n as u64);
     }
+    let mut count = |field: &str| -> Result<Option<u64>, String> {
+        table
+            .remove(field)
+            .map(|v| {
+                v.as_integer()
+                    .filter(|n| *n >= 0)
+                    .map(|n| n as u64)
+                    .ok_or_else(|| {
+                        format!("strategy.{name}.{field}: must be a non-negative integer")
+                    })
+            })
+            .transpose()
+    };
+    common.wait_replicas = count("wait_replicas")?.unwrap_or(0) as u32;
+    common.wait_timeout_ms = count("wait_timeout_ms")?.unwrap_or(100).max(1);
     if let Some(v) = table.remove("fill_from") {
         common.fill_from = match v.as_str() {
             Some("primary") => FillFrom::Primary,

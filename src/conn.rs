@@ -22,6 +22,9 @@ pub struct RoleAddrs {
     pub replicas: Vec<(String, u16)>,
     /// The Redis URL's scheme, credentials and options, put around every cache role's address.
     pub redis_access: RedisAccess,
+    /// The strategy's `wait_replicas` and WAIT timeout (ms), carried by every cache
+    /// connection made here (None: no WAIT after an invalidation).
+    pub wait_replicas: Option<(u32, u64)>,
 }
 
 impl RoleAddrs {
@@ -42,6 +45,7 @@ impl RoleAddrs {
             injected: Arc::default(),
             replicas: Vec::new(),
             redis_access: RedisAccess::default(),
+            wait_replicas: None,
         }
     }
 
@@ -74,7 +78,10 @@ impl RoleAddrs {
 
     /// A Redis connection on role `r`, carrying the run's injected faults.
     pub fn cache_conn(&self, r: Role, timeout: Duration) -> redis::RedisResult<CacheConn> {
-        Ok(CacheConn::new(&self.redis_url(r), timeout)?.with_injected(self.injected.clone()))
+        let mut c =
+            CacheConn::new(&self.redis_url(r), timeout)?.with_injected(self.injected.clone());
+        c.wait_replicas = self.wait_replicas;
+        Ok(c)
     }
 }
 
@@ -206,6 +213,8 @@ pub struct CacheConn {
     timeout: Duration,
     /// The run's injected faults (none on the harness's own connections).
     injected: Option<Arc<Injected>>,
+    /// `WAIT` after an invalidation: replicas and timeout (ms); see [`crate::cache::replicated`].
+    pub wait_replicas: Option<(u32, u64)>,
 }
 
 impl CacheConn {
@@ -218,6 +227,7 @@ impl CacheConn {
             conn: None,
             timeout,
             injected: None,
+            wait_replicas: None,
         })
     }
 
@@ -277,7 +287,14 @@ impl CacheConn {
     ) -> Result<T, StepError> {
         match r {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) if matches!(e.kind(), redis::ErrorKind::Server(_)) => {
+            // A reply from the server refusing the command (an error code redis-rs knows, or
+            // one it does not, such as NOREPLICAS under `min-replicas-to-write`): not applied.
+            Ok(Err(e))
+                if matches!(
+                    e.kind(),
+                    redis::ErrorKind::Server(_) | redis::ErrorKind::Extension
+                ) =>
+            {
                 Err(StepError::Fail(format!("redis: {e}")))
             }
             Ok(Err(e)) => {

@@ -10,9 +10,10 @@
 //! * [`workload`]: the TOML workload file as written (every field and its default);
 //!   [`config`]: the run's one validated configuration, built from it and the command line's
 //!   overrides before any server starts (each strategy's and fault's settings parsed once).
-//! * [`infra`]: the servers (local processes, a docker compose project, external URLs), their
-//!   faults (kill, restart, pause, partition) and per-role endpoints; [`register`]: the
-//!   register table, its writes, and the ground truth (commit log).
+//! * [`infra`]: the servers (local processes, a docker compose project, external URLs; Redis
+//!   alone or behind Sentinel), their faults (kill, restart, pause, partition) and per-role
+//!   endpoints; [`register`]: the register table, its writes, and the ground truth (commit
+//!   log).
 //! * [`conn`]: a client's connections, one per role, reconnecting after faults; [`cache`]: the
 //!   Redis primitives on the register's entries; [`injected`]: faults injected in the
 //!   application (a handle per run, carried by its connections).

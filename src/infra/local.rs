@@ -27,6 +27,8 @@ pub struct LocalInfra {
     pub replicas: Vec<super::replicas::Replica>,
     /// How long starting the replicas took (to answering; replication set up later).
     pub replicas_started_in: Option<Duration>,
+    /// Redis replicas and sentinels (`[infra] redis = "sentinel"`), see [`super::sentinel`].
+    pub sentinel: Option<super::sentinel::SentinelSet>,
     // Declared last: removed after the processes are gone.
     dir: tempfile::TempDir,
 }
@@ -151,6 +153,7 @@ impl LocalInfra {
             redis_version: String::new(),
             replicas: Vec::new(),
             replicas_started_in: None,
+            sentinel: None,
             dir,
         };
         infra.record_owner();
@@ -169,6 +172,65 @@ impl LocalInfra {
         self.replicas = super::replicas::start(n, &root, &self.endpoints.db).await?;
         self.replicas_started_in = Some(t0.elapsed());
         self.record_owner();
+        Ok(())
+    }
+
+    /// With `redis = "sentinel"`: starts the Redis replicas and the sentinels beside the stack's
+    /// Redis (the first primary).
+    pub async fn start_sentinel(&mut self, cfg: &super::InfraConfig) -> Result<()> {
+        if cfg.redis != super::sentinel::RedisTopology::Sentinel {
+            return Ok(());
+        }
+        let root = self.dir.path().to_path_buf();
+        let set = super::sentinel::start(
+            cfg.redis_replicas as usize,
+            &root,
+            self.endpoints.redis_port,
+            cfg.min_replicas_to_write,
+        )
+        .await?;
+        set.configure(self.endpoints.redis_port).await?;
+        self.sentinel = Some(set);
+        self.record_owner();
+        Ok(())
+    }
+
+    /// The Redis node (the stack's own or a sentinel replica) listening on `port`.
+    fn redis_node(&mut self, port: u16) -> Option<&mut ManagedProcess> {
+        if port == self.endpoints.redis_port {
+            return Some(&mut self.redis);
+        }
+        self.sentinel.as_mut()?.node_mut(port)
+    }
+
+    /// Fault `failover`: SIGKILL the Redis node on `port`.
+    pub async fn kill_redis_node(&mut self, port: u16) -> Result<()> {
+        let p = self
+            .redis_node(port)
+            .context("no local redis on that port")?;
+        p.kill().await;
+        Ok(())
+    }
+
+    /// Starts the Redis node on `port` again (empty: no persistence) and waits until it answers.
+    pub async fn restart_redis_node(&mut self, port: u16) -> Result<()> {
+        let p = self
+            .redis_node(port)
+            .context("no local redis on that port")?;
+        p.kill().await;
+        p.spawn()?;
+        self.record_owner();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        super::wait_for(deadline, || async move {
+            Ok(super::sentinel::query::<String>(port, &redis::cmd("PING"))
+                .await
+                .ok())
+        })
+        .await
+        .with_context(|| format!("redis on port {port} did not answer after its restart"))?;
+        if let Some(s) = &self.sentinel {
+            s.configure(port).await?;
+        }
         Ok(())
     }
 
@@ -335,11 +397,15 @@ impl LocalInfra {
         .into_iter()
         .chain(self.replicas.iter().map(|r| r.pid()))
         .flatten()
+        .chain(self.sentinel.iter().flat_map(|s| s.pids()))
         .collect()
     }
 
     /// Stops both servers and removes their files.
     pub async fn stop(mut self) {
+        if let Some(s) = self.sentinel.as_mut() {
+            s.stop().await;
+        }
         for r in &mut self.replicas {
             r.stop().await;
         }
@@ -488,7 +554,7 @@ pub(super) fn db_args(flavor: Flavor, dir: &Path, datadir: &Path, port: u16) -> 
     a
 }
 
-fn redis_args(dir: &Path, port: u16) -> Vec<String> {
+pub(super) fn redis_args(dir: &Path, port: u16) -> Vec<String> {
     vec![
         "--port".into(),
         port.to_string(),

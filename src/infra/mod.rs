@@ -20,6 +20,7 @@ pub mod orphans;
 pub mod process;
 pub mod redis_url;
 pub mod replicas;
+pub mod sentinel;
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,11 @@ use std::time::{Duration, Instant};
 ///                                         # "none": no fault proxy
 /// db_replicas = 0     # local only: read replicas of the database (GTID replication through
 ///                     # the `replication` role's proxy; see [`replicas`]), at most 8
+/// redis = "standalone" # "standalone" | "sentinel" (local only: a primary, redis_replicas
+///                     # replicas and three redis-sentinel processes; see [`sentinel`])
+/// redis_replicas = 1  # sentinel only: Redis replicas (1 to 4), replicating through the
+///                     # `redis-replication` role's proxy
+/// min_replicas_to_write = 0 # sentinel only: the primary's min-replicas-to-write (0: off)
 /// ```
 ///
 /// Docker images left unset: the official image if the engine has it, else the local one
@@ -74,6 +80,12 @@ pub struct InfraConfig {
     pub proxy_image: Option<String>,
     #[serde(default)]
     pub db_replicas: u32,
+    #[serde(default)]
+    pub redis: sentinel::RedisTopology,
+    #[serde(default = "sentinel::one_replica")]
+    pub redis_replicas: u32,
+    #[serde(default)]
+    pub min_replicas_to_write: u32,
     /// `--keep` (command line only): leave a docker stack running after the run.
     #[serde(skip)]
     pub keep: bool,
@@ -118,6 +130,7 @@ impl InfraConfig {
                 self.kind_name()
             ));
         }
+        sentinel::validate(self)?;
         if self.db_replicas > 8 {
             return Err("field `infra.db_replicas`: at most 8".into());
         }
@@ -181,6 +194,8 @@ pub enum Role {
     DbReplica,
     /// The replicas' replication connection to the primary.
     Replication,
+    /// The Redis replicas' replication connection to the first primary (`redis = "sentinel"`).
+    RedisReplication,
 }
 
 impl Role {
@@ -203,6 +218,7 @@ impl Role {
             Role::Cache => "cache",
             Role::DbReplica => "db-replica",
             Role::Replication => "replication",
+            Role::RedisReplication => "redis-replication",
         }
     }
 
@@ -519,6 +535,7 @@ impl Stack {
                 let mut l =
                     local::LocalInfra::start_with(None, (!cfg.direct).then_some(cfg.proxy)).await?;
                 l.start_replicas(cfg.db_replicas as usize).await?;
+                l.start_sentinel(cfg).await?;
                 Ok(Stack::Local(Box::new(l)))
             }
             InfraKind::Docker => Ok(Stack::Docker(Box::new(
@@ -562,6 +579,14 @@ impl Stack {
         }
     }
 
+    /// Redis replicas and sentinels (`redis = "sentinel"`, local only).
+    pub fn sentinel(&self) -> Option<&sentinel::SentinelSet> {
+        match self {
+            Stack::Local(l) => l.sentinel.as_ref(),
+            _ => None,
+        }
+    }
+
     pub fn kind_name(&self) -> &'static str {
         match self {
             Stack::Local(_) => "local",
@@ -585,6 +610,10 @@ impl Stack {
                         _ => String::new(),
                     }
                 ) + &replicas::describe(&l.replicas, l.replicas_started_in)
+                    + &l.sentinel
+                        .as_ref()
+                        .map(|s| s.describe())
+                        .unwrap_or_default()
             }
             Stack::Docker(d) => d.describe(),
             Stack::External(e) => format!(

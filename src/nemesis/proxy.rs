@@ -174,6 +174,35 @@ impl FaultProxy {
         }
     }
 
+    /// Points a role's proxy at another upstream (`host:port`) with Toxiproxy's
+    /// `POST /proxies/{name}`; the proxy server closes the connections it had (clients reconnect
+    /// to the new upstream).
+    pub fn set_upstream(&self, role: Role, upstream: &str) -> Result<()> {
+        let r = self
+            .http
+            .post(self.url(&format!("proxies/{}", proxy_name(role))))
+            .json(&serde_json::json!({ "upstream": upstream }))
+            .send()
+            .context("fault proxy: set upstream")?;
+        check_status(r, "set upstream")
+    }
+
+    /// A role's proxy's upstream (`host:port`).
+    pub fn upstream(&self, role: Role) -> Result<String> {
+        let r = self
+            .http
+            .get(self.url(&format!("proxies/{}", proxy_name(role))))
+            .send()
+            .context("fault proxy: get proxy")?;
+        anyhow::ensure!(
+            r.status().is_success(),
+            "fault proxy: get proxy: {}",
+            r.status()
+        );
+        let v: serde_json::Value = r.json()?;
+        Ok(v["upstream"].as_str().unwrap_or_default().to_string())
+    }
+
     /// The toxics currently on a role's proxy.
     pub fn toxics(&self, role: Role) -> Result<Vec<Toxic>> {
         let r = self

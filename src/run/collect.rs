@@ -74,7 +74,9 @@ async fn final_state(cx: &RunCtx<'_>, p: &Prepared) -> Result<Vec<FinalState>> {
         None => register::db_values(&mut admin).await,
     };
     let _ = admin.disconnect().await;
-    let mut cache = CacheConn::new(&cx.ep.redis_url(), Duration::from_secs(10))?;
+    // The current primary (with Sentinel, a failover may have moved it).
+    let url = super::sentinel::admin_url(&*cx.stack.lock().await, cx.ep).await?;
+    let mut cache = CacheConn::new(&url, Duration::from_secs(10))?;
     let mut finals = Vec::new();
     for (key, db) in db_values? {
         let view = p

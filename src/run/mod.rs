@@ -2,7 +2,8 @@
 //! and their fault proxies ([`servers`]) → for each strategy, four stages on freshly loaded
 //! data:
 //!
-//! 1. [`prepare`]: the register loaded, the cache flushed, the strategy's directory, the
+//! 1. [`prepare`]: the register loaded, the Redis topology put back ([`sentinel`]), the cache
+//!    flushed, the strategy's directory, the
 //!    recorder, the strategy built and started;
 //! 2. [`drive`]: the clients and, beside them, the nemesis; it ends with every fault healed
 //!    and every operation completed (as `info` if cut short), also when a client fails;
@@ -18,6 +19,7 @@ mod judge;
 mod prepare;
 mod replica_lag;
 pub(crate) mod replication;
+mod sentinel;
 mod servers;
 
 use crate::config::{RunConfig, StrategyRun};
@@ -128,6 +130,7 @@ pub async fn run_planned(
         t0.elapsed().as_secs_f64()
     ));
     let ep = servers.stack.endpoints().clone();
+    let follower = servers.follower;
     let cx = RunCtx {
         cfg,
         ep: &ep,
@@ -139,6 +142,9 @@ pub async fn run_planned(
         no_history: opts.no_history,
     };
     let result = run_strategies(&cx, &progress, plan).await;
+    if let Some(f) = follower {
+        f.stop().await;
+    }
     servers::stop(cx.proxy, cx.stack).await;
     let (summaries, clients) = result?.into_iter().unzip();
     update_latest(&opts.out, &run_dir);

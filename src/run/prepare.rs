@@ -39,11 +39,22 @@ pub(super) async fn prepare(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Prepared
     let _ = admin.disconnect().await;
     // Every replica has the fresh data before a client reads it.
     super::replication::catch_up(&*cx.stack.lock().await, cx.ep).await?;
-    let mut cache_admin = CacheConn::new(&cx.ep.redis_url(), Duration::from_secs(10))?;
+    // With Sentinel: the first primary primary again, the replicas in sync through the
+    // `redis-replication` proxy, so every strategy starts on the same topology.
+    let redis_url = {
+        let stack = cx.stack.lock().await;
+        super::sentinel::reset(&stack, cx.proxy.as_ref()).await?;
+        super::sentinel::admin_url(&stack, cx.ep).await?
+    };
+    let mut cache_admin = CacheConn::new(&redis_url, Duration::from_secs(10))?;
     cache_admin
         .query::<()>(&redis::cmd("FLUSHDB"))
         .await
         .map_err(|e| anyhow::anyhow!("cannot flush redis: {}", e.msg()))?;
+    if let Some(set) = cx.stack.lock().await.sentinel() {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        super::sentinel::wait_in_sync(set, cx.ep.redis_port, deadline).await?;
+    }
     if let Some(p) = cx.proxy.clone() {
         tokio::task::spawn_blocking(move || p.reset()).await??;
     }
@@ -70,6 +81,8 @@ pub(super) async fn prepare(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Prepared
     };
     let addrs = RoleAddrs {
         injected: Arc::new(Injected::default()),
+        wait_replicas: (s.common.wait_replicas > 0)
+            .then_some((s.common.wait_replicas, s.common.wait_timeout_ms.max(1))),
         ..cx.addrs.clone()
     };
     let env = Env {

@@ -17,6 +17,8 @@ pub(super) struct Servers {
     pub stack: Stack,
     pub proxy: Option<Arc<FaultProxy>>,
     pub addrs: RoleAddrs,
+    /// With Redis Sentinel: the task pointing the Redis proxies at the current primary.
+    pub follower: Option<crate::run::sentinel::Follower>,
 }
 
 /// Starts the stack of `cfg.infra` and its per-role proxies. Docker writes its compose file
@@ -46,21 +48,28 @@ pub(super) async fn start(
             injected: Arc::default(),
             replicas: Vec::new(),
             redis_access: ep.redis_access.clone(),
+            wait_replicas: None,
         },
         None => RoleAddrs::direct(&ep.db, &ep.redis_host, ep.redis_port)
             .with_redis_access(ep.redis_access.clone()),
     };
-    if let Err(e) = crate::run::replication::connect(&stack, &mut addrs).await {
+    let connected = match crate::run::replication::connect(&stack, &mut addrs).await {
+        Ok(()) => crate::run::sentinel::reset(&stack, proxy.as_ref()).await,
+        e => e,
+    };
+    if let Err(e) = connected {
         if let Some(p) = proxy.clone() {
             let _ = tokio::task::spawn_blocking(move || p.delete_all()).await;
         }
         stack.stop().await;
         return Err(e);
     }
+    let follower = crate::run::sentinel::Follower::start(&stack, proxy.as_ref());
     Ok(Servers {
         stack,
         proxy,
         addrs,
+        follower,
     })
 }
 
@@ -98,7 +107,8 @@ async fn setup_proxy(stack: &Stack, direct: bool) -> Result<Option<Arc<FaultProx
     }
     let mut spec: Vec<(Role, String, String)> = Vec::new();
     let mut client_addr = std::collections::BTreeMap::new();
-    let replica_roles = crate::run::replication::proxy_roles(stack);
+    let mut replica_roles = crate::run::replication::proxy_roles(stack);
+    replica_roles.extend(crate::run::sentinel::proxy_roles(stack));
     for (i, r) in Role::ALL.iter().chain(&replica_roles).enumerate() {
         let service = if r.is_db() {
             Service::Db
@@ -108,7 +118,9 @@ async fn setup_proxy(stack: &Stack, direct: bool) -> Result<Option<Arc<FaultProx
         let (listen, host) = stack.proxy_listen(i).with_context(|| {
             format!("the stack gives no address for the `{}` proxy (fix: set `direct = true` in [infra])", r.as_str())
         })?;
-        let upstream = match crate::run::replication::upstream(stack, *r) {
+        let upstream = match crate::run::replication::upstream(stack, *r)
+            .or_else(|| crate::run::sentinel::upstream(stack, *r))
+        {
             Some(u) => u,
             None => stack
                 .proxy_upstream(service)

@@ -135,7 +135,8 @@ pub async fn invalidate(conn: &mut CacheConn, k: i64) -> Result<(), StepError> {
         .arg(cache::key(k))
         .arg(lease_key(k))
         .clone();
-    conn.query::<i64>(&cmd).await.map(|_| ())
+    conn.query::<i64>(&cmd).await?;
+    cache::replicated(conn).await
 }
 
 pub struct Lease {

@@ -102,7 +102,8 @@ pub async fn tag_deleted(conn: &mut CacheConn, k: i64, delay_ms: u64) -> Result<
     cache::invalidation_allowed(conn)?;
     let mut inv = TAG.prepare_invoke();
     inv.key(cache::key(k)).arg(delay_ms);
-    conn.script::<i64>(&inv).await.map(|_| ())
+    conn.script::<i64>(&inv).await?;
+    cache::replicated(conn).await
 }
 
 /// Gives the lock of `k` up if `owner` holds it; the entry expires after `expire_ms`.

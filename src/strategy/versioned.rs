@@ -161,7 +161,10 @@ impl Strategy for Versioned {
             WriteMode::Update => Ok(()),
         };
         let r = match injected {
-            Ok(()) => cas(&mut c.conns.cache_write, key, version, cached, ttl).await,
+            Ok(()) => match cas(&mut c.conns.cache_write, key, version, cached, ttl).await {
+                Ok(x) => cache::replicated(&mut c.conns.cache_write).await.map(|_| x),
+                e => e,
+            },
             Err(e) => Err(e),
         };
         c.trace_detail(f, key, cached, cas_detail(version, &r), &r);

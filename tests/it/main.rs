@@ -14,6 +14,7 @@ mod proxy;
 mod races;
 mod reliability;
 mod replicas;
+mod sentinel;
 mod service;
 mod strategies;
 mod suite;

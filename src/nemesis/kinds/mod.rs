@@ -6,6 +6,7 @@
 //! kinds share are in [`actions`](super::actions).
 
 pub mod delete_failure;
+pub mod failover;
 pub mod kill;
 pub mod kill_workers;
 pub mod latency;
@@ -28,6 +29,7 @@ pub static KINDS: &[Kind] = &[
     pause::KIND,
     kill_workers::KIND,
     replica_lag::KIND,
+    failover::KIND,
 ];
 
 /// The kind named `name`, or an error listing them.
