@@ -46,6 +46,8 @@ use std::time::{Duration, Instant};
 ///                                         # "none": no fault proxy
 /// db_replicas = 0     # local only: read replicas of the database (GTID replication through
 ///                     # the `replication` role's proxy; see [`replicas`]), at most 8
+/// replica_urls = []   # external only: the user's own read replicas ("mysql://user:pass@host:port/db"),
+///                     # read through role `db-replica`; never reconfigured (see [`external`])
 /// ```
 ///
 /// Docker images left unset: the official image if the engine has it, else the local one
@@ -74,6 +76,8 @@ pub struct InfraConfig {
     pub proxy_image: Option<String>,
     #[serde(default)]
     pub db_replicas: u32,
+    #[serde(default)]
+    pub replica_urls: Vec<String>,
     /// `--keep` (command line only): leave a docker stack running after the run.
     #[serde(skip)]
     pub keep: bool,
@@ -117,6 +121,15 @@ impl InfraConfig {
                 "field `infra.db_replicas`: replicas are started on kind = \"local\" only, not \"{}\" (fix: use --infra local, or remove db_replicas)",
                 self.kind_name()
             ));
+        }
+        if !self.replica_urls.is_empty() && self.kind != InfraKind::External {
+            return Err(format!(
+                "field `infra.replica_urls`: only for kind = \"external\", not \"{}\" (fix: use db_replicas, or --infra external)",
+                self.kind_name()
+            ));
+        }
+        for (i, u) in self.replica_urls.iter().enumerate() {
+            DbEndpoint::parse(u).map_err(|e| format!("field `infra.replica_urls[{i}]`: {e}"))?;
         }
         if self.db_replicas > 8 {
             return Err("field `infra.db_replicas`: at most 8".into());
@@ -543,6 +556,15 @@ impl Stack {
         match self {
             Stack::Local(l) => &l.replicas,
             _ => &[],
+        }
+    }
+
+    /// Where every read replica answers: local replicas, or the user's `replica_urls`.
+    pub fn replica_endpoints(&self) -> Vec<DbEndpoint> {
+        match self {
+            Stack::Local(l) => l.replicas.iter().map(|r| r.endpoint.clone()).collect(),
+            Stack::External(e) => e.replicas.clone(),
+            Stack::Docker(_) => Vec::new(),
         }
     }
 

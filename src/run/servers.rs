@@ -45,6 +45,7 @@ pub(super) async fn start(
             addrs: p.listen.clone(),
             injected: Arc::default(),
             replicas: Vec::new(),
+            replica_logins: Vec::new(),
             redis_access: ep.redis_access.clone(),
         },
         None => RoleAddrs::direct(&ep.db, &ep.redis_host, ep.redis_port)
