@@ -272,7 +272,26 @@ fn build(text: &str, path: &Path, o: &Overrides) -> Result<RunConfig, ConfigErro
                 .map_err(|e| in_file(format!("[strategy.{name}]: {e}")))?;
         }
     }
-    if f.infra.db_replicas == 0 {
+    let users_replicas = !f.infra.replica_urls.is_empty();
+    if users_replicas {
+        // The user's replicas are never reconfigured: no fault may control their replication.
+        let controls = |k: &serde_json::Value| {
+            k["role"].as_str() == Some("replication")
+                || k["service"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("replica"))
+        };
+        if let Some(i) = faults
+            .iter()
+            .position(|x| x.name == "replica-lag" || controls(&x.kind.fields()))
+        {
+            return Err(in_file(format!(
+                "nemesis[{i}]: a `{}` fault controls replication, which cachecheck never does on the user's replicas (`infra.replica_urls`) (fix: remove it, or use --infra local with db_replicas)",
+                faults[i].name
+            )));
+        }
+    }
+    if f.infra.db_replicas == 0 && !users_replicas {
         let needs = |k: &serde_json::Value| {
             matches!(k["role"].as_str(), Some("replication" | "db-replica"))
         };
@@ -311,10 +330,9 @@ fn build(text: &str, path: &Path, o: &Overrides) -> Result<RunConfig, ConfigErro
             s.name, s.common.wait_replicas, f.infra.redis_replicas
         )));
     }
-    if let Some(s) = strategies
-        .iter()
-        .find(|s| s.common.fill_from == FillFrom::Replica && f.infra.db_replicas == 0)
-    {
+    if let Some(s) = strategies.iter().find(|s| {
+        s.common.fill_from == FillFrom::Replica && f.infra.db_replicas == 0 && !users_replicas
+    }) {
         return Err(in_file(format!(
             "strategy.{}.fill_from: \"replica\" needs read replicas (fix: set `db_replicas = 1` in [infra])",
             s.name

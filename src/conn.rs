@@ -20,6 +20,9 @@ pub struct RoleAddrs {
     /// Where the `db-replica` role connects, per replica (the first through the role's proxy,
     /// others directly); empty without replicas.
     pub replicas: Vec<(String, u16)>,
+    /// Each replica's login (user, password, TLS; the primary's schema), as `replicas`; a
+    /// replica without one is reached with the primary's.
+    pub replica_logins: Vec<DbEndpoint>,
     /// The Redis URL's scheme, credentials and options, put around every cache role's address.
     pub redis_access: RedisAccess,
     /// The strategy's `wait_replicas` and WAIT timeout (ms), carried by every cache
@@ -44,6 +47,7 @@ impl RoleAddrs {
             addrs,
             injected: Arc::default(),
             replicas: Vec::new(),
+            replica_logins: Vec::new(),
             redis_access: RedisAccess::default(),
             wait_replicas: None,
         }
@@ -68,7 +72,8 @@ impl RoleAddrs {
     /// Connection options for replica `i` (0-based) on the `db-replica` role.
     pub fn replica_opts(&self, i: usize) -> Option<mysql_async::Opts> {
         let (h, p) = self.replicas.get(i)?;
-        Some(self.db.opts_via(h, *p, true))
+        let login = self.replica_logins.get(i).unwrap_or(&self.db);
+        Some(login.opts_via(h, *p, true))
     }
 
     pub fn redis_url(&self, r: Role) -> String {

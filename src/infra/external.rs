@@ -3,6 +3,16 @@
 //! and TLS, see [`redis_url`] and [`DbEndpoint::parse`]). Nothing is
 //! started or stopped. The register lives in the URL's own schema (default `cachecheck`); the
 //! schema is dropped at the end only if cachecheck created it.
+//!
+//! `replica_urls = ["mysql://user:pass@host:port/db", ...]` (default none) names the user's own
+//! read replicas of that database: misses of a strategy with `fill_from = "replica"` read them
+//! through role `db-replica` (the first through the fault proxy if there is one), and their lag
+//! is sampled read-only from `@@gtid_slave_pos` as for local replicas. cachecheck never
+//! reconfigures them (no `CHANGE MASTER`, no `STOP`/`START SLAVE`): faults that control
+//! replication (`replica-lag`, role `replication`, `kill`/`pause` of a replica) are refused
+//! when the workload is loaded. At quiescence each replica is waited for (`MASTER_GTID_WAIT`,
+//! read-only) until it applied the primary's position. Each replica is reached with its URL's
+//! user, password and TLS options; the schema read is the primary's (the register, replicated).
 
 use super::{db_version, redis_url, redis_version, DbEndpoint, Endpoints, InfraConfig};
 use super::{proxy_version, InfraError};
@@ -17,6 +27,8 @@ pub struct ExternalInfra {
     pub redis_version: String,
     /// Whether the register's schema existed before the run (then it is left in place).
     pub schema_existed: bool,
+    /// The user's read replicas (`replica_urls`), checked reachable.
+    pub replicas: Vec<DbEndpoint>,
 }
 
 impl ExternalInfra {
@@ -55,12 +67,33 @@ impl ExternalInfra {
                 ))
             })?;
         }
+        let mut replicas = Vec::new();
+        for (i, u) in cfg.replica_urls.iter().enumerate() {
+            let r = DbEndpoint::parse(u)
+                .map_err(|e| InfraError::Unreachable(format!("infra.replica_urls[{i}]: {e}")))?;
+            // The register is the primary's schema, replicated: the URL's login, that schema.
+            let r = DbEndpoint {
+                database: endpoints.db.database.clone(),
+                ..r
+            };
+            super::db_version(&r).await.map_err(|e| {
+                InfraError::Unreachable(format!(
+                    "cannot reach replica {} at {}:{}: {} (fix: check infra.replica_urls)",
+                    i + 1,
+                    r.host,
+                    r.port,
+                    redact_db(&format!("{e:#}"), &r)
+                ))
+            })?;
+            replicas.push(r);
+        }
         let schema_existed = schema_exists(&ep.db).await?;
         Ok(ExternalInfra {
             endpoints,
             db_version,
             redis_version,
             schema_existed,
+            replicas,
         })
     }
 
@@ -99,4 +132,28 @@ pub async fn schema_exists(db: &DbEndpoint) -> Result<bool> {
         .await?;
     let _ = c.disconnect().await;
     Ok(n.unwrap_or(0) > 0)
+}
+
+/// The workload's text as the result directory keeps it (`workload.toml`): every URL of
+/// `cfg` (`db_url`, `redis_url`, `replica_urls`) written in it has its password replaced by
+/// `***`.
+pub fn without_passwords(text: &str, cfg: &InfraConfig) -> String {
+    let mut out = text.to_string();
+    for u in cfg
+        .db_url
+        .iter()
+        .chain(&cfg.redis_url)
+        .chain(&cfg.replica_urls)
+    {
+        out = out.replace(u.as_str(), &redis_url::redact(u));
+    }
+    out
+}
+
+/// `msg` without the endpoint's password (a driver error may quote what it was given).
+fn redact_db(msg: &str, ep: &DbEndpoint) -> String {
+    match ep.password.as_deref() {
+        Some(p) if !p.is_empty() => msg.replace(p, "***"),
+        _ => msg.to_string(),
+    }
 }

@@ -52,6 +52,8 @@ use std::time::{Duration, Instant};
 /// redis_replicas = 1  # sentinel only: Redis replicas (1 to 4), replicating through the
 ///                     # `redis-replication` role's proxy
 /// min_replicas_to_write = 0 # sentinel only: the primary's min-replicas-to-write (0: off)
+/// replica_urls = []   # external only: the user's own read replicas ("mysql://user:pass@host:port/db"),
+///                     # read through role `db-replica`; never reconfigured (see [`external`])
 /// ```
 ///
 /// Docker images left unset: the official image if the engine has it, else the local one
@@ -86,6 +88,7 @@ pub struct InfraConfig {
     pub redis_replicas: u32,
     #[serde(default)]
     pub min_replicas_to_write: u32,
+    pub replica_urls: Vec<String>,
     /// `--keep` (command line only): leave a docker stack running after the run.
     #[serde(skip)]
     pub keep: bool,
@@ -131,6 +134,15 @@ impl InfraConfig {
             ));
         }
         sentinel::validate(self)?;
+        if !self.replica_urls.is_empty() && self.kind != InfraKind::External {
+            return Err(format!(
+                "field `infra.replica_urls`: only for kind = \"external\", not \"{}\" (fix: use db_replicas, or --infra external)",
+                self.kind_name()
+            ));
+        }
+        for (i, u) in self.replica_urls.iter().enumerate() {
+            DbEndpoint::parse(u).map_err(|e| format!("field `infra.replica_urls[{i}]`: {e}"))?;
+        }
         if self.db_replicas > 8 {
             return Err("field `infra.db_replicas`: at most 8".into());
         }
@@ -278,7 +290,9 @@ impl DbEndpoint {
         let (host, port) = match hostport.rsplit_once(':') {
             Some((h, p)) => (
                 h.to_string(),
-                p.parse().map_err(|_| format!("bad port `{p}`"))?,
+                // Not quoted: in a URL whose `@` is missing, this is the password.
+                p.parse()
+                    .map_err(|_| "bad port: not a number from 1 to 65535 (fix: mysql://USER:PASSWORD@HOST:PORT/DB)".to_string())?,
             ),
             None => (hostport.to_string(), 3306),
         };
@@ -560,6 +574,15 @@ impl Stack {
         match self {
             Stack::Local(l) => &l.replicas,
             _ => &[],
+        }
+    }
+
+    /// Where every read replica answers: local replicas, or the user's `replica_urls`.
+    pub fn replica_endpoints(&self) -> Vec<DbEndpoint> {
+        match self {
+            Stack::Local(l) => l.replicas.iter().map(|r| r.endpoint.clone()).collect(),
+            Stack::External(e) => e.replicas.clone(),
+            Stack::Docker(_) => Vec::new(),
         }
     }
 

@@ -96,7 +96,11 @@ pub fn parse(url: &str) -> Result<(String, u16, RedisAccess), String> {
     let (host, port) = match hostport.rsplit_once(':') {
         Some((h, p)) => (
             h.to_string(),
-            p.parse().map_err(|_| format!("bad port `{p}`"))?,
+            // Not quoted: in a URL whose `@` is missing, this is the password.
+            p.parse().map_err(|_| {
+                "bad port: not a number from 1 to 65535 (fix: redis://[USER]:PASSWORD@HOST:PORT/DB)"
+                    .to_string()
+            })?,
         ),
         None => (hostport.to_string(), 6379),
     };

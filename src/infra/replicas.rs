@@ -191,54 +191,29 @@ impl Replica {
     /// Waits until the replica has applied everything the primary had committed when the call
     /// started, up to `limit`. Errors name what was missing (threads stopped, the last error).
     pub async fn wait_caught_up(&self, primary: &DbEndpoint, limit: Duration) -> Result<()> {
-        let target: Option<String> =
-            super::db_query_first(primary, "SELECT @@gtid_binlog_pos").await?;
-        let target = target.unwrap_or_default();
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let wait = left.min(Duration::from_secs(1)).as_secs_f64().max(0.05);
-            let r = async {
-                let mut c = self.admin().await?;
-                let got: Option<i64> = c
-                    .query_first(format!(
-                        "SELECT MASTER_GTID_WAIT('{}', {wait:.3})",
-                        target.replace('\'', "")
-                    ))
-                    .await?;
-                let _ = c.disconnect().await;
-                anyhow::Ok(got == Some(0))
-            }
-            .await;
-            if matches!(r, Ok(true)) {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                let st = self.status().await.ok();
-                anyhow::bail!(
-                    "{} did not catch up with the primary's {target} within {:.0} s{}",
-                    self.name(),
-                    limit.as_secs_f64(),
-                    match st {
-                        Some(s) => format!(
-                            " (io {}, sql {}, at {}{})",
-                            yes(s.io_running),
-                            yes(s.sql_running),
-                            s.gtid_slave_pos,
-                            if s.last_error.is_empty() {
-                                String::new()
-                            } else {
-                                format!(", error: {}", s.last_error)
-                            }
-                        ),
-                        None => String::new(),
+        let Some(target) = wait_gtid(&self.endpoint, primary, limit).await? else {
+            return Ok(());
+        };
+        let st = self.status().await.ok();
+        anyhow::bail!(
+            "{} did not catch up with the primary's {target} within {:.0} s{}",
+            self.name(),
+            limit.as_secs_f64(),
+            match st {
+                Some(s) => format!(
+                    " (io {}, sql {}, at {}{})",
+                    yes(s.io_running),
+                    yes(s.sql_running),
+                    s.gtid_slave_pos,
+                    if s.last_error.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", error: {}", s.last_error)
                     }
-                );
+                ),
+                None => String::new(),
             }
-            if r.is_err() {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
+        );
     }
 
     /// Starts both replication threads if either is stopped (idempotent: what a fault's heal
@@ -314,6 +289,48 @@ impl Replica {
 
     pub async fn stop(&mut self) {
         self.process.stop(Duration::from_secs(5)).await;
+    }
+}
+
+/// Waits, read-only, until the replica at `replica` has applied the primary's current
+/// `@@gtid_binlog_pos` (`MASTER_GTID_WAIT`), up to `limit`: None when it has, else the position
+/// it did not reach in time (also what external infra's replicas are waited with).
+pub async fn wait_gtid(
+    replica: &DbEndpoint,
+    primary: &DbEndpoint,
+    limit: Duration,
+) -> Result<Option<String>> {
+    let target: Option<String> = super::db_query_first(primary, "SELECT @@gtid_binlog_pos").await?;
+    let target = target.unwrap_or_default();
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let wait = left.min(Duration::from_secs(1)).as_secs_f64().max(0.05);
+        let r = async {
+            let mut c = tokio::time::timeout(
+                Duration::from_secs(5),
+                mysql_async::Conn::new(replica.opts(false)),
+            )
+            .await??;
+            let got: Option<i64> = c
+                .query_first(format!(
+                    "SELECT MASTER_GTID_WAIT('{}', {wait:.3})",
+                    target.replace('\'', "")
+                ))
+                .await?;
+            let _ = c.disconnect().await;
+            anyhow::Ok(got == Some(0))
+        }
+        .await;
+        if matches!(r, Ok(true)) {
+            return Ok(None);
+        }
+        if Instant::now() >= deadline {
+            return Ok(Some(target));
+        }
+        if r.is_err() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 

@@ -75,14 +75,7 @@ pub(super) async fn drive(
     let bar = progress.strategy(&s.name, cfg, stop.started.clone());
     phase(&p.rec, "clients-start");
     let sampler = Sampler::start(p.rec.clone());
-    let replicas: Vec<_> = cx
-        .stack
-        .lock()
-        .await
-        .replicas()
-        .iter()
-        .map(|r| r.endpoint.clone())
-        .collect();
+    let replicas = cx.stack.lock().await.replica_endpoints();
     let lag_sampler = super::replica_lag::LagSampler::start(&cx.ep.db, replicas);
     let nemesis = Nemesis::spawn(
         &cfg.faults,
@@ -132,7 +125,7 @@ pub(super) async fn drive(
     // Every replica caught up, so the final state is judged on a converged database.
     let replicas = {
         let stack = cx.stack.lock().await;
-        if stack.replicas().is_empty() {
+        if stack.replica_endpoints().is_empty() {
             None
         } else {
             if let Err(e) = super::replication::catch_up(&stack, cx.ep).await {

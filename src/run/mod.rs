@@ -114,7 +114,10 @@ pub async fn run_planned(
     servers::raise_fd_limit();
     let progress = Progress::new(opts.quiet);
     let run_dir = create_run_dir(&opts.out, &cfg.name)?;
-    std::fs::write(run_dir.join("workload.toml"), &cfg.text)?;
+    std::fs::write(
+        run_dir.join("workload.toml"),
+        crate::infra::external::without_passwords(&cfg.text, &cfg.infra),
+    )?;
     let t0 = Instant::now();
     let servers = match servers::start(cfg, &run_dir, &shutdown).await {
         Ok(s) => s,

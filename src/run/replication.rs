@@ -3,6 +3,10 @@
 //! their replication set up through the `replication` proxy, and the waits for every replica to
 //! replicate and catch up: before the first strategy, before each strategy's clients start, and
 //! at quiescence (so divergence is judged on a converged database).
+//!
+//! External infra's replicas (`replica_urls`) are the user's: only the `db-replica` proxy is
+//! put in front of the first, replication is never set up or restarted, and catching up is
+//! waited for read-only (`MASTER_GTID_WAIT`).
 
 use crate::conn::RoleAddrs;
 use crate::infra::{Endpoints, Role, Stack};
@@ -14,10 +18,12 @@ pub const CATCH_UP_LIMIT: Duration = Duration::from_secs(60);
 
 /// The proxies the replicas add (none without replicas).
 pub fn proxy_roles(stack: &Stack) -> Vec<Role> {
-    if stack.replicas().is_empty() {
-        Vec::new()
-    } else {
+    if !stack.replicas().is_empty() {
         vec![Role::DbReplica, Role::Replication]
+    } else if !stack.replica_endpoints().is_empty() {
+        vec![Role::DbReplica]
+    } else {
+        Vec::new()
     }
 }
 
@@ -27,9 +33,9 @@ pub fn upstream(stack: &Stack, r: Role) -> Option<String> {
     let ep = stack.endpoints();
     match r {
         Role::DbReplica => stack
-            .replicas()
+            .replica_endpoints()
             .first()
-            .map(|x| format!("{}:{}", x.endpoint.host, x.endpoint.port)),
+            .map(|x| format!("{}:{}", x.host, x.port)),
         Role::Replication => Some(format!("{}:{}", ep.db.host, ep.db.port)),
         _ => None,
     }
@@ -39,10 +45,25 @@ pub fn upstream(stack: &Stack, r: Role) -> Option<String> {
 /// waits until each replicates and has caught up, and fills in where clients reach the replicas.
 pub async fn connect(stack: &Stack, addrs: &mut RoleAddrs) -> Result<()> {
     let replicas = stack.replicas();
+    let ep = stack.endpoints();
     if replicas.is_empty() {
+        // The user's replicas (external infra): not reconfigured, only waited for.
+        let users = stack.replica_endpoints();
+        if users.is_empty() {
+            return Ok(());
+        }
+        catch_up(stack, ep).await?;
+        addrs.replicas = users
+            .iter()
+            .enumerate()
+            .map(|(i, r)| match (i, addrs.addrs.get(&Role::DbReplica)) {
+                (0, Some(a)) => a.clone(),
+                _ => (r.host.clone(), r.port),
+            })
+            .collect();
+        addrs.replica_logins = users;
         return Ok(());
     }
-    let ep = stack.endpoints();
     let (mhost, mport) = addrs
         .addrs
         .get(&Role::Replication)
@@ -91,6 +112,20 @@ async fn wait_replicating(stack: &Stack) -> Result<()> {
 /// Restarts any stopped replication thread and waits until every replica has applied what the
 /// primary committed (bounded by [`CATCH_UP_LIMIT`]).
 pub async fn catch_up(stack: &Stack, ep: &Endpoints) -> Result<()> {
+    if stack.replicas().is_empty() {
+        for (i, r) in stack.replica_endpoints().iter().enumerate() {
+            if let Some(target) =
+                crate::infra::replicas::wait_gtid(r, &ep.db, CATCH_UP_LIMIT).await?
+            {
+                anyhow::bail!(
+                    "replica-{} did not reach the primary's {target} within {:.0} s",
+                    i + 1,
+                    CATCH_UP_LIMIT.as_secs_f64()
+                );
+            }
+        }
+        return Ok(());
+    }
     for r in stack.replicas() {
         r.ensure_running()
             .await
@@ -116,15 +151,15 @@ pub async fn compare(stack: &Stack, ep: &Endpoints) -> serde_json::Value {
         Err(e) => return serde_json::json!({ "error": format!("primary: {e:#}") }),
     };
     let mut out = serde_json::Map::new();
-    for r in stack.replicas() {
-        let v = match read(r.endpoint.clone()).await {
+    for (i, r) in stack.replica_endpoints().into_iter().enumerate() {
+        let v = match read(r).await {
             Ok(rows) => serde_json::json!({
                 "commits": rows.len(),
                 "matches_primary": rows == primary,
             }),
             Err(e) => serde_json::json!({ "error": format!("{e:#}") }),
         };
-        out.insert(r.name(), v);
+        out.insert(format!("replica-{}", i + 1), v);
     }
     serde_json::Value::Object(out)
 }

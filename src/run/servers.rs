@@ -47,6 +47,7 @@ pub(super) async fn start(
             addrs: p.listen.clone(),
             injected: Arc::default(),
             replicas: Vec::new(),
+            replica_logins: Vec::new(),
             redis_access: ep.redis_access.clone(),
             wait_replicas: None,
         },

@@ -116,3 +116,129 @@ fn url_flags_and_keep_are_checked_before_anything_starts() {
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     }
 }
+
+/// The user's own primary and replica (started here the way a user runs them: the replica
+/// replicates straight from the primary, set up by the test, not by cachecheck), a password
+/// user, and a 2-second run filling from the replica through `replica_urls`: misses read the
+/// replica, lag is sampled, the replica is never reconfigured, and the password appears
+/// nowhere in the output or the results.
+#[test]
+fn replica_urls_fill_from_the_users_replica_without_reconfiguring_it() {
+    const PASS: &str = "Sekret-pw-4711";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut infra = rt.block_on(LocalInfra::start(None)).expect("local servers");
+    rt.block_on(infra.start_replicas(1)).expect("replica");
+    let ep = infra.endpoints.clone();
+    let replica_port = infra.replicas[0].endpoint.port;
+    rt.block_on(async {
+        let r = &infra.replicas[0];
+        r.replicate_from(&ep.db.host, ep.db.port, &ep.db)
+            .await
+            .unwrap();
+        // Created on the primary after replication runs: the replica has the user too.
+        let mut c = mysql_async::Conn::new(ep.db.opts(false)).await.unwrap();
+        c.query_drop(format!("CREATE USER 'ccuser'@'%' IDENTIFIED BY '{PASS}'"))
+            .await
+            .unwrap();
+        c.query_drop("GRANT ALL ON *.* TO 'ccuser'@'%'")
+            .await
+            .unwrap();
+        c.disconnect().await.unwrap();
+        r.wait_caught_up(&ep.db, std::time::Duration::from_secs(30))
+            .await
+            .unwrap();
+    });
+    let before = rt.block_on(infra.replicas[0].status()).unwrap();
+    let wl = format!(
+        r#"
+name = "external-replica"
+keys = 8
+clients = 4
+duration_s = 2.0
+settle_ms = 200
+strategies = ["db-then-delete"]
+[infra]
+replica_urls = ["mysql://ccuser:{PASS}@127.0.0.1:{replica_port}/cc_ext_replica"]
+[strategy.db-then-delete]
+fill_from = "replica"
+"#
+    );
+    let db_url = format!(
+        "mysql://ccuser:{PASS}@127.0.0.1:{}/cc_ext_replica",
+        ep.db.port
+    );
+    let redis = format!("redis://127.0.0.1:{}", ep.redis_port);
+    let inv = run_workload(&wl, &["-q", "--db-url", &db_url, "--redis-url", &redis]);
+    assert_eq!(inv.code, 0, "stderr: {}", inv.stderr);
+    let s = inv.summary("db-then-delete");
+    assert_eq!(s["infra"], "external");
+    assert!(
+        s["replica_lag_ms"]["max"].is_number(),
+        "lag not sampled: {}",
+        s["replica_lag_ms"]
+    );
+    assert_eq!(
+        s["replicas"]["replica-1"]["matches_primary"], true,
+        "{}",
+        s["replicas"]
+    );
+    let hist =
+        std::fs::read_to_string(inv.strategy_dir("db-then-delete").join("history.jsonl")).unwrap();
+    assert!(
+        hist.contains(r#""source":"replica""#),
+        "no read served by the replica"
+    );
+    assert_complete_history(&inv.strategy_dir("db-then-delete"));
+    // Never in the output or any result file.
+    assert!(!inv.stdout.contains(PASS) && !inv.stderr.contains(PASS));
+    for f in walk(inv.run_dir.as_ref().expect("run dir")) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).to_string();
+        assert!(!text.contains(PASS), "password in {}", f.display());
+    }
+    // Not reconfigured: the same source, replicating, nothing stopped.
+    let after = rt.block_on(infra.replicas[0].status()).unwrap();
+    assert!(after.io_running && after.sql_running, "{after:?}");
+    assert_eq!(before.last_error, after.last_error);
+    rt.block_on(infra.stop());
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn faults_that_control_replication_are_refused_on_the_users_replicas() {
+    let dir = tempfile::tempdir().unwrap();
+    for fault in [
+        "fault = \"replica-lag\"\nmode = \"stop-sql\"",
+        "fault = \"kill\"\nservice = \"replica\"",
+        "fault = \"latency\"\nrole = \"replication\"\nlatency_ms = 10",
+    ] {
+        let wl = dir.path().join("w.toml");
+        std::fs::write(
+            &wl,
+            format!(
+                "{WORKLOAD}[infra]\nkind = \"external\"\ndb_url = \"mysql://u:Pw-123@127.0.0.1:1/x\"\nredis_url = \"redis://127.0.0.1:1\"\nreplica_urls = [\"mysql://u:Pw-123@127.0.0.1:2/x\"]\n[[nemesis]]\n{fault}\nat_s = 0.5\nduration_s = 0.2\n"
+            ),
+        )
+        .unwrap();
+        let out = dir.path().join("results");
+        let (code, _, stderr) = cachecheck(
+            &["run", wl.to_str().unwrap(), "--out", out.to_str().unwrap()],
+            None,
+        );
+        assert_eq!(code, 2, "{fault}: {stderr}");
+        assert!(stderr.contains("controls replication"), "{fault}: {stderr}");
+        assert!(!stderr.contains("Pw-123"), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
+}
