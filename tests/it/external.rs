@@ -5,8 +5,10 @@
 use crate::support::{assert_complete_history, cachecheck, run_workload};
 use cachecheck::infra::external::schema_exists;
 use cachecheck::infra::local::LocalInfra;
+use cachecheck::infra::process::{free_port, ManagedProcess};
 use cachecheck::infra::DbEndpoint;
 use mysql_async::prelude::Queryable;
+use std::time::{Duration, Instant};
 
 const WORKLOAD: &str = r#"
 name = "external"
@@ -115,4 +117,56 @@ fn url_flags_and_keep_are_checked_before_anything_starts() {
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     }
+}
+
+/// Strategy `service` against external servers this test starts (MariaDB, Redis and the
+/// built-in fault proxy, given by `--db-url`, `--redis-url`, `--toxiproxy-url`): the service
+/// reaches the per-role proxies, a latency fault on `cache-write` and a `kill` of the service
+/// act as on local infra ([`crate::service::assert_ran_elsewhere`]); the servers stay up.
+#[test]
+fn external_service_reaches_the_role_proxies_and_is_killed_and_judged() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let infra = rt.block_on(LocalInfra::start(None)).expect("local servers");
+    let ep = infra.endpoints.clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let _in_rt = rt.enter();
+    let api_port = free_port().unwrap();
+    let mut proxy = ManagedProcess::new(
+        "fault proxy",
+        std::path::PathBuf::from(crate::support::bin()),
+        vec![
+            "proxy-server".into(),
+            "--listen".into(),
+            format!("127.0.0.1:{api_port}"),
+        ],
+        tmp.path().join("proxy.log"),
+    );
+    proxy.spawn().expect("proxy-server starts");
+    let api = format!("http://127.0.0.1:{api_port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rt.block_on(cachecheck::infra::proxy_version(&api)).is_err() {
+        assert!(Instant::now() < deadline, "proxy: {}", proxy.log_tail(20));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let db_url = format!("mysql://root@127.0.0.1:{}/cc_external_service", ep.db.port);
+    let redis = format!("redis://127.0.0.1:{}", ep.redis_port);
+    let mark = "external-service";
+    let inv = run_workload(
+        &crate::service::elsewhere_workload(mark),
+        &[
+            "-q",
+            "--db-url",
+            &db_url,
+            "--redis-url",
+            &redis,
+            "--toxiproxy-url",
+            &api,
+        ],
+    );
+    assert_eq!(inv.summary("service")["infra"], "external");
+    crate::service::assert_ran_elsewhere(&inv, mark);
+    rt.block_on(cachecheck::infra::db_version(&ep.db))
+        .expect("database still up");
+    drop(proxy);
+    rt.block_on(infra.stop());
 }
