@@ -119,8 +119,9 @@ fn url_flags_and_keep_are_checked_before_anything_starts() {
     }
 }
 
-/// Strategy `service` against external servers this test starts (MariaDB, Redis and the
-/// built-in fault proxy, given by `--db-url`, `--redis-url`, `--toxiproxy-url`): the service
+/// Strategy `service` against external servers this test starts (MariaDB, a Redis behind
+/// AUTH and the built-in fault proxy, given by `--db-url`, `--redis-url`, `--toxiproxy-url`):
+/// the service
 /// reaches the per-role proxies, a latency fault on `cache-write` and a `kill` of the service
 /// act as on local infra ([`crate::service::assert_ran_elsewhere`]); the servers stay up.
 #[test]
@@ -148,8 +149,44 @@ fn external_service_reaches_the_role_proxies_and_is_killed_and_judged() {
         assert!(Instant::now() < deadline, "proxy: {}", proxy.log_tail(20));
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A Redis behind AUTH: the service's URLs must carry the password (NOAUTH before).
+    let redis_port = free_port().unwrap();
+    let mut auth_redis = ManagedProcess::new(
+        "redis (requirepass)",
+        std::path::PathBuf::from("redis-server"),
+        [
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--requirepass",
+            "svc-pw-9",
+            "--port",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .chain([redis_port.to_string(), "--dir".into()])
+        .chain([tmp.path().to_str().unwrap().to_string()])
+        .collect(),
+        tmp.path().join("redis.log"),
+    );
+    auth_redis.spawn().expect("redis-server starts");
+    let redis = format!("redis://:svc-pw-9@127.0.0.1:{redis_port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rt
+        .block_on(cachecheck::infra::redis_version(&redis))
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "redis: {}",
+            auth_redis.log_tail(20)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let db_url = format!("mysql://root@127.0.0.1:{}/cc_external_service", ep.db.port);
-    let redis = format!("redis://127.0.0.1:{}", ep.redis_port);
     let mark = "external-service";
     let inv = run_workload(
         &crate::service::elsewhere_workload(mark),
@@ -167,6 +204,7 @@ fn external_service_reaches_the_role_proxies_and_is_killed_and_judged() {
     crate::service::assert_ran_elsewhere(&inv, mark);
     rt.block_on(cachecheck::infra::db_version(&ep.db))
         .expect("database still up");
-    drop(proxy);
+    assert!(!inv.stderr.contains("svc-pw-9") && !inv.stdout.contains("svc-pw-9"));
+    drop((proxy, auth_redis));
     rt.block_on(infra.stop());
 }
