@@ -871,3 +871,20 @@ fn images_build_without_docker_names_the_command_that_installs_it() {
         "{err}"
     );
 }
+
+/// Strategy `service` on Docker infra: the service runs on the host, started by cachecheck,
+/// and reaches the role proxies through their published 127.0.0.1 ports; a latency fault on
+/// `cache-write` and a `kill` of the service act as on local infra
+/// ([`crate::service::assert_ran_elsewhere`]).
+#[test]
+fn docker_service_reaches_the_role_proxies_and_is_killed_and_judged() {
+    let Some((setup, _turn)) = setup() else {
+        return;
+    };
+    let mark = "docker-service";
+    let run = spawn_run(setup, &crate::service::elsewhere_workload(mark), &["-q"]);
+    let (inv, prefix) = run.wait();
+    assert_eq!(inv.summary("service")["infra"], "docker");
+    crate::service::assert_ran_elsewhere(&inv, mark);
+    assert_no_leftovers(&prefix);
+}

@@ -5,8 +5,10 @@
 use crate::support::{assert_complete_history, cachecheck, run_workload};
 use cachecheck::infra::external::schema_exists;
 use cachecheck::infra::local::LocalInfra;
+use cachecheck::infra::process::{free_port, ManagedProcess};
 use cachecheck::infra::DbEndpoint;
 use mysql_async::prelude::Queryable;
+use std::time::{Duration, Instant};
 
 const WORKLOAD: &str = r#"
 name = "external"
@@ -241,4 +243,94 @@ fn faults_that_control_replication_are_refused_on_the_users_replicas() {
         assert!(!stderr.contains("Pw-123"), "{stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     }
+}
+
+/// Strategy `service` against external servers this test starts (MariaDB, a Redis behind
+/// AUTH and the built-in fault proxy, given by `--db-url`, `--redis-url`, `--toxiproxy-url`):
+/// the service
+/// reaches the per-role proxies, a latency fault on `cache-write` and a `kill` of the service
+/// act as on local infra ([`crate::service::assert_ran_elsewhere`]); the servers stay up.
+#[test]
+fn external_service_reaches_the_role_proxies_and_is_killed_and_judged() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let infra = rt.block_on(LocalInfra::start(None)).expect("local servers");
+    let ep = infra.endpoints.clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let _in_rt = rt.enter();
+    let api_port = free_port().unwrap();
+    let mut proxy = ManagedProcess::new(
+        "fault proxy",
+        std::path::PathBuf::from(crate::support::bin()),
+        vec![
+            "proxy-server".into(),
+            "--listen".into(),
+            format!("127.0.0.1:{api_port}"),
+        ],
+        tmp.path().join("proxy.log"),
+    );
+    proxy.spawn().expect("proxy-server starts");
+    let api = format!("http://127.0.0.1:{api_port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rt.block_on(cachecheck::infra::proxy_version(&api)).is_err() {
+        assert!(Instant::now() < deadline, "proxy: {}", proxy.log_tail(20));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A Redis behind AUTH: the service's URLs must carry the password (NOAUTH before).
+    let redis_port = free_port().unwrap();
+    let mut auth_redis = ManagedProcess::new(
+        "redis (requirepass)",
+        std::path::PathBuf::from("redis-server"),
+        [
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--requirepass",
+            "svc-pw-9",
+            "--port",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .chain([redis_port.to_string(), "--dir".into()])
+        .chain([tmp.path().to_str().unwrap().to_string()])
+        .collect(),
+        tmp.path().join("redis.log"),
+    );
+    auth_redis.spawn().expect("redis-server starts");
+    let redis = format!("redis://:svc-pw-9@127.0.0.1:{redis_port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rt
+        .block_on(cachecheck::infra::redis_version(&redis))
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "redis: {}",
+            auth_redis.log_tail(20)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let db_url = format!("mysql://root@127.0.0.1:{}/cc_external_service", ep.db.port);
+    let mark = "external-service";
+    let inv = run_workload(
+        &crate::service::elsewhere_workload(mark),
+        &[
+            "-q",
+            "--db-url",
+            &db_url,
+            "--redis-url",
+            &redis,
+            "--toxiproxy-url",
+            &api,
+        ],
+    );
+    assert_eq!(inv.summary("service")["infra"], "external");
+    crate::service::assert_ran_elsewhere(&inv, mark);
+    rt.block_on(cachecheck::infra::db_version(&ep.db))
+        .expect("database still up");
+    assert!(!inv.stderr.contains("svc-pw-9") && !inv.stdout.contains("svc-pw-9"));
+    drop((proxy, auth_redis));
+    rt.block_on(infra.stop());
 }

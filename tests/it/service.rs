@@ -456,3 +456,78 @@ value_column = "balance"
         assert_eq!(inv.anomaly(label, "lost_writes"), 0, "{label}");
     }
 }
+
+/// The Python example in `delete-then-db` mode on another infra (`tests/it/docker.rs`,
+/// `tests/it/external.rs`): every cache-write reply held back 200 ms from the start, and a
+/// `kill` of the service at 1 s. `mark` goes into the service's environment, so that
+/// [`assert_service_gone`] finds it if it outlived the run.
+pub fn elsewhere_workload(mark: &str) -> String {
+    format!(
+        r#"name = "service-elsewhere"
+keys = 4
+clients = 8
+read_fraction = 0.5
+duration_s = 2.5
+op_timeout_ms = 1000
+settle_ms = 300
+strategies = ["service"]
+
+[strategy.service]
+command = {}
+env = {{ CACHE_MODE = "delete-then-db", CC_TEST_MARK = "{mark}" }}
+
+[[nemesis]]
+fault = "latency"
+role = "cache-write"
+stream = "downstream"
+latency_ms = 200
+at_s = 0.0
+duration_s = 10
+
+[[nemesis]]
+fault = "kill"
+service = "app"
+at_s = 1.0
+duration_s = 0.3
+"#,
+        example("python")
+    )
+}
+
+/// A run of [`elsewhere_workload`]: it ran and was judged; the service reached the role
+/// proxies (its writes, a delete through `cache-write` each, took the fault's 200 ms); it was
+/// started twice (the kill healed) with its log in the strategy's directory; nothing is left.
+pub fn assert_ran_elsewhere(inv: &Invocation, mark: &str) {
+    let ctx = format!("{}\n{}", inv.stdout, inv.stderr);
+    assert!(inv.code == 0 || inv.code == 1, "{ctx}");
+    let s = inv.summary("service");
+    assert!(s["verdict"].is_string(), "not judged: {s}");
+    assert!(s["anomalies"]["stale_reads"].is_u64(), "{s}");
+    let ok = |f: &str| s["ops"][f]["ok"].as_u64().unwrap_or(0);
+    assert!(ok("read") > 10 && ok("write") > 10, "{s}");
+    let p50 = s["latency_ms"]["write"]["p50"].as_f64().unwrap_or(0.0);
+    assert!(
+        p50 >= 150.0,
+        "writes did not go through the cache-write proxy: p50 {p50} ms"
+    );
+    let faults = s["faults"].to_string();
+    assert!(
+        faults.contains("cache-write") && faults.contains("app"),
+        "{faults}"
+    );
+    let log = std::fs::read_to_string(inv.strategy_dir("service").join("service.log"))
+        .expect("service.log in the strategy's directory");
+    assert_eq!(log.matches("Serving Flask app").count(), 2, "{log}");
+    assert_service_gone(mark);
+}
+
+/// No process has `CC_TEST_MARK=mark` in its environment.
+pub fn assert_service_gone(mark: &str) {
+    let needle = format!("CC_TEST_MARK={mark}");
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(env) = std::fs::read(e.path().join("environ")) {
+            let left = env.split(|b| *b == 0).any(|v| v == needle.as_bytes());
+            assert!(!left, "service left running: pid {:?}", e.file_name());
+        }
+    }
+}

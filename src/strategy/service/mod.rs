@@ -143,9 +143,15 @@ pub fn environment(addrs: &RoleAddrs, ttl_ms: u64, port: u16) -> Vec<(String, St
         Some(p) => format!("{}:{p}", db.user),
         None => db.user.clone(),
     };
+    // `redis://127.0.0.1:PORT/0`; with external servers whose Redis URL carries AUTH, TLS or
+    // a database, that URL around the role's address (`rediss://user:pw@127.0.0.1:PORT/2`).
     let redis = |r: Role| {
         let (h, p) = addrs.addr(r);
-        format!("redis://{h}:{p}/0")
+        if addrs.redis_access == Default::default() {
+            format!("redis://{h}:{p}/0")
+        } else {
+            addrs.redis_url(r)
+        }
     };
     vec![
         ("CACHECHECK_HTTP_ADDR".into(), format!("127.0.0.1:{port}")),
@@ -322,6 +328,25 @@ mod tests {
             None
         );
         assert_eq!(parse_cached("/value", "7"), None);
+    }
+
+    #[test]
+    fn redis_urls_carry_the_external_urls_access() {
+        let db = crate::infra::DbEndpoint::parse("mysql://root@127.0.0.1:3306/cc").unwrap();
+        let url = |addrs: &RoleAddrs| {
+            let vars = environment(addrs, 1000, 8080);
+            let get = |k: &str| vars.iter().find(|(n, _)| n == k).unwrap().1.clone();
+            (
+                get("CACHECHECK_REDIS_URL"),
+                get("CACHECHECK_REDIS_WRITE_URL"),
+            )
+        };
+        let plain = RoleAddrs::direct(&db, "127.0.0.1", 6379);
+        assert_eq!(url(&plain).0, "redis://127.0.0.1:6379/0");
+        let (_, _, access) = crate::infra::redis_url::parse("rediss://:pw@h:1/2").unwrap();
+        let auth = RoleAddrs::direct(&db, "127.0.0.1", 7000).with_redis_access(access);
+        assert_eq!(url(&auth).0, "rediss://:pw@127.0.0.1:7000/2");
+        assert_eq!(url(&auth).1, "rediss://:pw@127.0.0.1:7000/2");
     }
 
     #[test]
