@@ -36,11 +36,25 @@ pub async fn cache_aside_read(c: &mut Session, k: i64) -> Outcome<ReadValue> {
         return hit;
     }
     let db_read_start = std::time::Instant::now();
-    let (v, source) = c.read_miss(k).await?;
+    let read = c.read_miss(k).await?;
+    Ok(fill_after_miss(c, k, read, db_read_start).await)
+}
+
+/// The end of a cache-aside miss: the value read from a database (`read`: value and source,
+/// the read begun at `db_read_start`) is set on `cache-fill` with the TTL, when there is one; a
+/// failed fill is recorded and does not fail the read. For strategies that choose their own
+/// database read after a miss (gtid-wait, remote-marker).
+pub async fn fill_after_miss(
+    c: &mut Session,
+    k: i64,
+    read: (Option<i64>, Source),
+    db_read_start: std::time::Instant,
+) -> ReadValue {
+    let (v, source) = read;
     if let Some(v) = v {
         let ttl = c.ttl_ms;
         let r = cache::set(&mut c.conns.cache_fill, k, v, ttl).await;
         c.trace_fill(k, v, db_read_start, &r);
     }
-    Ok(ReadValue { value: v, source })
+    ReadValue { value: v, source }
 }

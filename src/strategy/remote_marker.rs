@@ -102,13 +102,8 @@ impl Strategy for RemoteMarker {
             return hit;
         }
         let db_read_start = std::time::Instant::now();
-        let (v, source) = self.read_miss(c, k).await?;
-        if let Some(v) = v {
-            let ttl = c.ttl_ms;
-            let r = cache::set(&mut c.conns.cache_fill, k, v, ttl).await;
-            c.trace_fill(k, v, db_read_start, &r);
-        }
-        Ok(ReadValue { value: v, source })
+        let read = self.read_miss(c, k).await?;
+        Ok(super::aside::fill_after_miss(c, k, read, db_read_start).await)
     }
 
     async fn write(&self, c: &mut Session, key: i64, value: i64) -> Outcome<()> {
