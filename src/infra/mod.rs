@@ -88,6 +88,7 @@ pub struct InfraConfig {
     pub redis_replicas: u32,
     #[serde(default)]
     pub min_replicas_to_write: u32,
+    #[serde(default)]
     pub replica_urls: Vec<String>,
     /// `--keep` (command line only): leave a docker stack running after the run.
     #[serde(skip)]
