@@ -527,6 +527,28 @@ Encountered errors while bringing up the project.
 "#;
 
     #[test]
+    fn replicas_yml_has_a_service_per_replica_and_the_replica_slots() {
+        let y = replicas_yml(2, 6, 2);
+        for want in [
+            "  db-replica-1:\n",
+            "  db-replica-2:\n",
+            "--server-id=101",
+            "--server-id=102",
+            "--log-slave-updates=ON",
+            "--read-only=ON",
+            "${CACHECHECK_DB_REPLICA_PORT_2}:3306",
+            "\"127.0.0.1:${CACHECHECK_PROXY_PORT_6}:21006\"",
+            "\"127.0.0.1:${CACHECHECK_PROXY_PORT_7}:21007\"",
+        ] {
+            assert!(y.contains(want), "{want} missing from\n{y}");
+        }
+        assert!(
+            !y.contains("db-replica-3") && !y.contains("PROXY_PORT_8"),
+            "{y}"
+        );
+    }
+
+    #[test]
     fn compose_v1_reason_is_each_containers_error_once() {
         let r = reason(V1_EXEC);
         assert_eq!(r.matches(" | ").count(), 1, "{r}");
