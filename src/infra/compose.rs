@@ -2,6 +2,9 @@
 //! `docker-compose` v1), a compose project (its name, files and variables), and the one place
 //! that runs `docker`. Every child runs in its own process group, so a Ctrl-C in the terminal
 //! reaches only the harness, which then tears the project down in order.
+//!
+//! With `[infra] db_replicas = N` a second compose file, `compose.replicas.yml`
+//! ([`replicas_yml`]), adds a service per replica and the proxy ports of the replica roles.
 
 use super::InfraError;
 use super::Service;
@@ -95,6 +98,8 @@ pub struct Project {
     pub name: String,
     /// The compose file and its variables, written into the run directory.
     pub file: PathBuf,
+    /// `compose.replicas.yml` (with `db_replicas`), given as a second `-f`.
+    pub extra_file: Option<PathBuf>,
     pub env_file: PathBuf,
     /// `CACHECHECK_*` variables (images, host ports), given to compose explicitly so that the
     /// caller's environment cannot change them.
@@ -104,6 +109,16 @@ pub struct Project {
 impl Project {
     /// Writes `compose.yml` and `compose.env` into `dir` and names a new project.
     pub fn create(tool: ComposeTool, dir: &Path, vars: Vec<(String, String)>) -> Result<Project> {
+        Self::create_with(tool, dir, vars, None)
+    }
+
+    /// [`Project::create`] with a second compose file (`compose.replicas.yml`, its text).
+    pub fn create_with(
+        tool: ComposeTool,
+        dir: &Path,
+        vars: Vec<(String, String)>,
+        extra: Option<&str>,
+    ) -> Result<Project> {
         let name = format!(
             "cachecheck-{}-{:04x}",
             std::process::id(),
@@ -113,6 +128,15 @@ impl Project {
         let env_file = dir.join("compose.env");
         std::fs::write(&file, COMPOSE_YML)
             .with_context(|| format!("cannot write {}", file.display()))?;
+        let extra_file = match extra {
+            Some(text) => {
+                let f = dir.join("compose.replicas.yml");
+                std::fs::write(&f, text)
+                    .with_context(|| format!("cannot write {}", f.display()))?;
+                Some(f)
+            }
+            None => None,
+        };
         let mut env =
             format!("# written by cachecheck for `--env-file`\nCOMPOSE_PROJECT_NAME={name}\n");
         env.extend(vars.iter().map(|(k, v)| format!("{k}={v}\n")));
@@ -122,6 +146,7 @@ impl Project {
             tool,
             name,
             file,
+            extra_file,
             env_file,
             vars,
         })
@@ -140,6 +165,9 @@ impl Project {
             "-f".into(),
             self.file.display().to_string(),
         ]);
+        if let Some(f) = &self.extra_file {
+            a.extend(["-f".into(), f.display().to_string()]);
+        }
         a.extend(rest.iter().map(|s| s.to_string()));
         a
     }
@@ -411,6 +439,62 @@ pub fn remove_dead_projects() -> Vec<String> {
     dead
 }
 
+/// The compose service of replica `index` (1-based).
+pub fn replica_service(index: usize) -> String {
+    format!("db-replica-{index}")
+}
+
+/// `compose.replicas.yml` for `n` replicas: services `db-replica-1..n` on the primary's image
+/// (`CACHECHECK_DB_IMAGE`; a MariaDB image), each with server id `100 + N`, the binlog in ROW
+/// format, `log_slave_updates`, `read_only`, replication not started (cachecheck runs `CHANGE
+/// MASTER` once the `replication` proxy exists), published on `CACHECHECK_DB_REPLICA_PORT_N`;
+/// and the proxy container's ports `first_slot..first_slot+slots` (`CACHECHECK_PROXY_PORT_i`),
+/// where the `db-replica` and `replication` proxies listen.
+pub fn replicas_yml(n: usize, first_slot: usize, slots: usize) -> String {
+    let mut y = String::from(
+        "# written by cachecheck for [infra] db_replicas: read replicas of `db` (see compose.yml)\nservices:\n  proxy:\n    ports:\n",
+    );
+    for i in first_slot..first_slot + slots {
+        y.push_str(&format!(
+            "      - \"127.0.0.1:${{CACHECHECK_PROXY_PORT_{i}}}:{}\"\n",
+            super::docker::PROXY_BASE_PORT as usize + i
+        ));
+    }
+    for index in 1..=n {
+        y.push_str(&format!(
+            r#"  {service}:
+    image: ${{CACHECHECK_DB_IMAGE}}
+    labels:
+      cachecheck.owner-pid: "${{CACHECHECK_OWNER_PID:-0}}"
+      cachecheck.keep: "${{CACHECHECK_KEEP:-0}}"
+    environment:
+      MARIADB_ALLOW_EMPTY_ROOT_PASSWORD: "1"
+      MARIADB_ROOT_HOST: "%"
+    command:
+      - --server-id={server_id}
+      - --log-bin=binlog
+      - --binlog-format=ROW
+      - --log-slave-updates=ON
+      - --read-only=ON
+      - --skip-slave-start
+      - --relay-log=relay
+      - --slave-net-timeout=5
+      - --innodb-flush-log-at-trx-commit=2
+      - --sync-binlog=0
+      - --skip-name-resolve
+      - --max-connections=8192
+      - --innodb-buffer-pool-size=64M
+    ports:
+      - "127.0.0.1:${{CACHECHECK_DB_REPLICA_PORT_{index}}}:3306"
+    networks: [cachecheck]
+"#,
+            service = replica_service(index),
+            server_id = 100 + index,
+        ));
+    }
+    y
+}
+
 /// The compose service name of a service.
 pub fn service_name(s: Service) -> &'static str {
     match s {
@@ -441,6 +525,28 @@ ERROR: for redis  Cannot start service redis: failed to create shim task: OCI ru
 ERROR: for db  Cannot start service db: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "--server-id=1": executable file not found in $PATH: unknown
 Encountered errors while bringing up the project.
 "#;
+
+    #[test]
+    fn replicas_yml_has_a_service_per_replica_and_the_replica_slots() {
+        let y = replicas_yml(2, 6, 2);
+        for want in [
+            "  db-replica-1:\n",
+            "  db-replica-2:\n",
+            "--server-id=101",
+            "--server-id=102",
+            "--log-slave-updates=ON",
+            "--read-only=ON",
+            "${CACHECHECK_DB_REPLICA_PORT_2}:3306",
+            "\"127.0.0.1:${CACHECHECK_PROXY_PORT_6}:21006\"",
+            "\"127.0.0.1:${CACHECHECK_PROXY_PORT_7}:21007\"",
+        ] {
+            assert!(y.contains(want), "{want} missing from\n{y}");
+        }
+        assert!(
+            !y.contains("db-replica-3") && !y.contains("PROXY_PORT_8"),
+            "{y}"
+        );
+    }
 
     #[test]
     fn compose_v1_reason_is_each_containers_error_once() {

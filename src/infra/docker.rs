@@ -20,6 +20,13 @@
 //! clients connect to. Upstreams are service names on the project's network
 //! ([`DockerInfra::proxy_upstream`]: `db:3306`, `redis:6379`).
 //!
+//! Read replicas (`[infra] db_replicas = N`, MariaDB images only): compose services
+//! `db-replica-1..N` from a second compose file ([`super::compose::replicas_yml`]), on the
+//! primary's image, each published on a port of its own; the proxy container then publishes
+//! [`REPLICA_SLOTS`] more ports, for the `db-replica` and `replication` proxies. The replicas
+//! reach the primary through the `replication` proxy at `proxy:<container port>`
+//! ([`DockerInfra::in_network`]); replication is set up by [`crate::run::replication`].
+//!
 //! Faults: kill and restart (`docker kill` / `docker start`), pause and resume
 //! (`docker pause` / `unpause`), partition and heal (`docker network disconnect` / `connect`).
 
@@ -38,6 +45,8 @@ use std::time::{Duration, Instant};
 pub const PROXY_SLOTS: usize = 6;
 /// Container port of proxy slot 0 (slot `i` is `PROXY_BASE_PORT + i`).
 pub const PROXY_BASE_PORT: u16 = 21000;
+/// Proxy slots added with replicas (roles `db-replica` and `replication`).
+pub const REPLICA_SLOTS: usize = 2;
 /// How long the stack may take to answer after `up` (the official MySQL image initialises its
 /// data directory on first start).
 const START_TIMEOUT: Duration = Duration::from_secs(300);
@@ -61,6 +70,10 @@ pub struct DockerInfra {
     pub db_version: String,
     pub redis_version: String,
     pub proxy_version: Option<String>,
+    /// Read replicas (`[infra] db_replicas`), answering; replication set up by the run.
+    pub replicas: Vec<super::replicas::Replica>,
+    /// How long the stack with its replicas took to answer.
+    pub replicas_started_in: Option<Duration>,
 }
 
 impl DockerInfra {
@@ -89,9 +102,12 @@ impl DockerInfra {
         tool: ComposeTool,
         images: BTreeMap<Service, String>,
     ) -> Result<DockerInfra> {
-        let ports: Vec<u16> = (0..3 + PROXY_SLOTS)
+        let n_replicas = cfg.db_replicas as usize;
+        let slots = PROXY_SLOTS + if n_replicas > 0 { REPLICA_SLOTS } else { 0 };
+        let ports: Vec<u16> = (0..3 + slots + n_replicas)
             .map(|_| free_port())
             .collect::<Result<_>>()?;
+        let (proxy_ports, replica_ports) = ports[3..].split_at(slots);
         let mut vars = vec![
             (
                 "CACHECHECK_DB_IMAGE".to_string(),
@@ -122,10 +138,18 @@ impl DockerInfra {
                 std::env::var("COMPOSE_HTTP_TIMEOUT").unwrap_or_else(|_| "180".into()),
             ),
         ];
-        for (i, p) in ports[3..].iter().enumerate() {
+        for (i, p) in proxy_ports.iter().enumerate() {
             vars.push((format!("CACHECHECK_PROXY_PORT_{i}"), p.to_string()));
         }
-        let project = Project::create(tool, run_dir, vars)?;
+        for (i, p) in replica_ports.iter().enumerate() {
+            vars.push((
+                format!("CACHECHECK_DB_REPLICA_PORT_{}", i + 1),
+                p.to_string(),
+            ));
+        }
+        let extra = (n_replicas > 0)
+            .then(|| super::compose::replicas_yml(n_replicas, PROXY_SLOTS, REPLICA_SLOTS));
+        let project = Project::create_with(tool, run_dir, vars, extra.as_deref())?;
         let with_proxy = images.contains_key(&Service::Proxy);
         let endpoints = Endpoints {
             db: DbEndpoint {
@@ -147,7 +171,7 @@ impl DockerInfra {
             images,
             containers: BTreeMap::new(),
             network: String::new(),
-            proxy_ports: ports[3..].to_vec(),
+            proxy_ports: proxy_ports.to_vec(),
             paused: BTreeSet::new(),
             partitioned: BTreeSet::new(),
             keep: cfg.keep,
@@ -155,8 +179,11 @@ impl DockerInfra {
             db_version: String::new(),
             redis_version: String::new(),
             proxy_version: None,
+            replicas: Vec::new(),
+            replicas_started_in: None,
         };
-        match infra.bring_up(with_proxy).await {
+        let replica_ports = replica_ports.to_vec();
+        match infra.bring_up(with_proxy, &replica_ports, run_dir).await {
             Ok(()) => Ok(infra),
             Err(e) => {
                 let _ = infra.project.down().await;
@@ -166,19 +193,32 @@ impl DockerInfra {
         }
     }
 
-    async fn bring_up(&mut self, with_proxy: bool) -> Result<()> {
-        let services: &[&str] = if with_proxy {
-            &["db", "redis", "proxy"]
-        } else {
-            &["db", "redis"]
-        };
-        self.project.up(services, START_TIMEOUT).await?;
+    async fn bring_up(
+        &mut self,
+        with_proxy: bool,
+        replica_ports: &[u16],
+        run_dir: &Path,
+    ) -> Result<()> {
+        let t0 = Instant::now();
+        let mut services: Vec<String> = vec!["db".into(), "redis".into()];
+        if with_proxy {
+            services.push("proxy".into());
+        }
+        services.extend((1..=replica_ports.len()).map(super::compose::replica_service));
+        let refs: Vec<&str> = services.iter().map(String::as_str).collect();
+        self.project.up(&refs, START_TIMEOUT).await?;
+        let mut replica_ids = BTreeMap::new();
         for (svc, id) in self.project.containers().await? {
             let s = match svc.as_str() {
                 "db" => Service::Db,
                 "redis" => Service::Redis,
                 "proxy" => Service::Proxy,
-                _ => continue,
+                other => {
+                    if let Some(n) = other.strip_prefix("db-replica-") {
+                        replica_ids.insert(n.parse::<usize>().unwrap_or(0), id);
+                    }
+                    continue;
+                }
             };
             self.containers.insert(s, id);
         }
@@ -204,7 +244,67 @@ impl DockerInfra {
                 self.wait_service(s, deadline).await?;
             }
         }
+        if !replica_ports.is_empty() {
+            self.start_replicas(replica_ports, replica_ids, run_dir, deadline)
+                .await?;
+            self.replicas_started_in = Some(t0.elapsed());
+        }
         Ok(())
+    }
+
+    /// Makes the replica containers [`super::replicas::Replica`]s and waits until each answers.
+    async fn start_replicas(
+        &mut self,
+        ports: &[u16],
+        mut ids: BTreeMap<usize, String>,
+        run_dir: &Path,
+        deadline: Instant,
+    ) -> Result<()> {
+        if !self.db_version.contains("MariaDB") {
+            return Err(super::InfraError::Unreachable(format!(
+                "db_replicas on docker need a MariaDB image, not {} ({}) (fix: CACHECHECK_DB_IMAGE=mariadb:11 or cachecheck/mariadb:local, or remove db_replicas)",
+                self.images[&Service::Db],
+                self.db_version
+            ))
+            .into());
+        }
+        for (i, port) in ports.iter().enumerate() {
+            let index = i + 1;
+            let id = ids.remove(&index).with_context(|| {
+                format!(
+                    "no db-replica-{index} container in project {}",
+                    self.project.name
+                )
+            })?;
+            let endpoint = super::DbEndpoint {
+                port: *port,
+                ..self.endpoints.db.clone()
+            };
+            let dir = run_dir.join(format!("replica-{index}"));
+            let mut r = super::replicas::in_container(index, id.clone(), endpoint, dir);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Err(e) = r.wait_answering(left).await {
+                let logs = docker_logs(&id).await;
+                return Err(e.context(format!("db-replica-{index}: {logs}")));
+            }
+            self.replicas.push(r);
+        }
+        Ok(())
+    }
+
+    /// Where a container of the project reaches what the host reaches at `host_port`: a proxy
+    /// slot's published port is `proxy:<its container port>`; anything else is the primary
+    /// (`db:3306`). For the replicas' `CHANGE MASTER`.
+    pub fn in_network(&self, host_port: u16) -> (String, u16) {
+        match self.proxy_ports.iter().position(|p| *p == host_port) {
+            Some(i) => ("proxy".into(), PROXY_BASE_PORT + i as u16),
+            None => ("db".into(), 3306),
+        }
+    }
+
+    /// The upstream of the `db-replica` proxy, as the proxy container reaches the first replica.
+    pub fn replica_upstream(&self) -> Option<String> {
+        (!self.replicas.is_empty()).then(|| format!("{}:3306", super::compose::replica_service(1)))
     }
 
     /// The project's name (`cachecheck-<pid>-<random>`).
@@ -405,7 +505,7 @@ impl DockerInfra {
             )),
             (None, _) => s.push_str(", no fault proxy"),
         }
-        s
+        s + &super::replicas::describe(&self.replicas, self.replicas_started_in)
     }
 
     /// With `--keep`: how to reach and remove the project that [`Self::stop`] leaves running.

@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 /// redis_image = "redis:7"                 # docker only; $CACHECHECK_REDIS_IMAGE wins
 /// proxy_image = "ghcr.io/shopify/toxiproxy" # docker only; $CACHECHECK_PROXY_IMAGE wins;
 ///                                         # "none": no fault proxy
-/// db_replicas = 0     # local only: read replicas of the database (GTID replication through
+/// db_replicas = 0     # local and docker: read replicas of the database (GTID replication through
 ///                     # the `replication` role's proxy; see [`replicas`]), at most 8
 /// redis = "standalone" # "standalone" | "sentinel" (local only: a primary, redis_replicas
 ///                     # replicas and three redis-sentinel processes; see [`sentinel`])
@@ -128,9 +128,9 @@ impl InfraConfig {
         if let Some(u) = &self.toxiproxy_url {
             parse_http_url(u).map_err(|e| format!("field `infra.toxiproxy_url`: {e}"))?;
         }
-        if self.db_replicas > 0 && self.kind != InfraKind::Local {
+        if self.db_replicas > 0 && self.kind == InfraKind::External {
             return Err(format!(
-                "field `infra.db_replicas`: replicas are started on kind = \"local\" only, not \"{}\" (fix: use --infra local, or remove db_replicas)",
+                "field `infra.db_replicas`: replicas are started on kind = \"local\" or \"docker\" only, not \"{}\" (fix: use replica_urls, or remove db_replicas)",
                 self.kind_name()
             ));
         }
@@ -574,6 +574,7 @@ impl Stack {
     pub fn replicas(&self) -> &[replicas::Replica] {
         match self {
             Stack::Local(l) => &l.replicas,
+            Stack::Docker(d) => &d.replicas,
             _ => &[],
         }
     }
@@ -583,7 +584,7 @@ impl Stack {
         match self {
             Stack::Local(l) => l.replicas.iter().map(|r| r.endpoint.clone()).collect(),
             Stack::External(e) => e.replicas.clone(),
-            Stack::Docker(_) => Vec::new(),
+            Stack::Docker(d) => d.replicas.iter().map(|r| r.endpoint.clone()).collect(),
         }
     }
 
@@ -592,6 +593,7 @@ impl Stack {
     pub fn replicas_mut(&mut self) -> &mut [replicas::Replica] {
         match self {
             Stack::Local(l) => &mut l.replicas,
+            Stack::Docker(d) => &mut d.replicas,
             _ => &mut [],
         }
     }

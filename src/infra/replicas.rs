@@ -10,6 +10,10 @@
 //!
 //! Catching up is judged with GTIDs: the primary's `@@gtid_binlog_pos` is waited for on the
 //! replica with `MASTER_GTID_WAIT`.
+//!
+//! Docker infra's replicas are compose services (`db-replica-N`, see
+//! [`super::compose::replicas_yml`]) made into [`Replica`]s by [`in_container`]: the same SQL,
+//! and kill/pause act on the container (`docker kill`/`start`, `docker pause`/`unpause`).
 
 use super::process::{find_binary, free_port, ManagedProcess};
 use super::DbEndpoint;
@@ -23,8 +27,40 @@ pub struct Replica {
     /// 1-based, as faults name it (`replica-1`).
     pub index: usize,
     pub endpoint: DbEndpoint,
-    pub(super) process: ManagedProcess,
+    server: Server,
     pub dir: PathBuf,
+}
+
+/// What runs a replica: a local process, or a container of the run's compose project.
+enum Server {
+    Process(Box<ManagedProcess>),
+    Container { id: String, running: bool },
+}
+
+/// A replica running in container `id` (docker infra), answering at `endpoint` from the host.
+pub fn in_container(index: usize, id: String, endpoint: DbEndpoint, dir: PathBuf) -> Replica {
+    Replica {
+        index,
+        endpoint,
+        server: Server::Container { id, running: true },
+        dir,
+    }
+}
+
+/// `docker <args>`, blocking (pause and resume are synchronous).
+fn docker_blocking(args: &[&str]) -> Result<()> {
+    let o = std::process::Command::new("docker")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("cannot run docker")?;
+    anyhow::ensure!(
+        o.status.success(),
+        "`docker {}` failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&o.stderr).trim()
+    );
+    Ok(())
 }
 
 /// Starts `n` replica processes under `root` (the primary's temporary directory) and waits until
@@ -68,7 +104,7 @@ pub async fn start(n: usize, root: &Path, primary: &DbEndpoint) -> Result<Vec<Re
                 port,
                 ..primary.clone()
             },
-            process,
+            server: Server::Process(Box::new(process)),
             dir,
         });
     }
@@ -84,20 +120,25 @@ impl Replica {
     }
 
     pub fn pid(&self) -> Option<u32> {
-        self.process.pid()
+        match &self.server {
+            Server::Process(p) => p.pid(),
+            Server::Container { .. } => None,
+        }
     }
 
     /// Waits until the replica answers (after a start or restart), and checks it is ours.
     pub async fn wait_answering(&mut self, limit: Duration) -> Result<()> {
         let deadline = Instant::now() + limit;
+        let name = self.name();
         loop {
-            if let Some(st) = self.process.exited() {
-                anyhow::bail!(
-                    "{} exited ({st}) during start-up: {} (log: {})",
-                    self.name(),
-                    self.process.log_tail(3),
-                    self.process.log_path().display()
-                );
+            if let Server::Process(process) = &mut self.server {
+                if let Some(st) = process.exited() {
+                    anyhow::bail!(
+                        "{name} exited ({st}) during start-up: {} (log: {})",
+                        process.log_tail(3),
+                        process.log_path().display()
+                    );
+                }
             }
             match super::db_query_first::<(String, String)>(
                 &self.endpoint,
@@ -105,6 +146,7 @@ impl Replica {
             )
             .await
             {
+                Ok(Some(_)) if matches!(self.server, Server::Container { .. }) => return Ok(()),
                 Ok(Some((_, datadir))) => {
                     let ours = self.dir.join("db");
                     let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or(p.to_path_buf());
@@ -256,39 +298,74 @@ impl Replica {
         Ok(v.unwrap_or_default())
     }
 
-    /// Fault `kill` with `service = "replica"`: SIGKILL of the replica's `mariadbd`.
+    /// Fault `kill` with `service = "replica"`: SIGKILL of the replica's `mariadbd` (docker:
+    /// `docker kill` of its container).
     pub async fn kill(&mut self) {
-        self.process.kill().await;
+        match &mut self.server {
+            Server::Process(p) => p.kill().await,
+            Server::Container { id, running } => {
+                let timeout = super::compose::DOCKER_TIMEOUT;
+                if let Err(e) = super::compose::docker(&["kill", id], timeout).await {
+                    tracing::warn!("docker kill of a replica failed: {e:#}");
+                }
+                *running = false;
+            }
+        }
     }
 
     /// Whether the replica's process runs (false after [`Replica::kill`]).
     pub fn is_running(&self) -> bool {
-        self.process.pid().is_some()
+        match &self.server {
+            Server::Process(p) => p.pid().is_some(),
+            Server::Container { running, .. } => *running,
+        }
     }
 
     /// Starts a killed replica again on its data directory and port, waits until it answers
     /// and starts replication (the replica starts with `--skip-slave-start`; its `CHANGE
     /// MASTER` settings and applied GTID position survive the crash).
     pub async fn restart(&mut self) -> Result<()> {
-        self.process.kill().await;
-        self.process.spawn()?;
+        match &mut self.server {
+            Server::Process(p) => {
+                p.kill().await;
+                p.spawn()?;
+            }
+            Server::Container { id, running } => {
+                let timeout = super::compose::DOCKER_TIMEOUT;
+                let _ = super::compose::docker(&["kill", id], timeout).await;
+                super::compose::docker(&["start", id], timeout).await?;
+                *running = true;
+            }
+        }
         self.wait_answering(Duration::from_secs(60)).await?;
         self.exec("START SLAVE").await
     }
 
     /// Fault `pause` with `service = "replica"`: SIGSTOP; [`Replica::resume`] heals.
+    /// (docker: `docker pause` of its container).
     pub fn pause(&mut self) -> Result<()> {
-        anyhow::ensure!(self.process.pause(), "cannot pause {}", self.name());
+        let name = self.name();
+        match &mut self.server {
+            Server::Process(p) => anyhow::ensure!(p.pause(), "cannot pause {name}"),
+            Server::Container { id, .. } => docker_blocking(&["pause", id])?,
+        }
         Ok(())
     }
 
     pub fn resume(&mut self) -> Result<()> {
-        anyhow::ensure!(self.process.resume(), "cannot resume {}", self.name());
+        let name = self.name();
+        match &mut self.server {
+            Server::Process(p) => anyhow::ensure!(p.resume(), "cannot resume {name}"),
+            Server::Container { id, .. } => docker_blocking(&["unpause", id])?,
+        }
         Ok(())
     }
 
+    /// Stops a local replica's process (a container is removed with its compose project).
     pub async fn stop(&mut self) {
-        self.process.stop(Duration::from_secs(5)).await;
+        if let Server::Process(p) = &mut self.server {
+            p.stop(Duration::from_secs(5)).await;
+        }
     }
 }
 

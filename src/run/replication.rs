@@ -4,6 +4,10 @@
 //! replicate and catch up: before the first strategy, before each strategy's clients start, and
 //! at quiescence (so divergence is judged on a converged database).
 //!
+//! Docker infra's replicas are containers: the proxies' upstreams are service names
+//! (`db-replica-1:3306`, `db:3306`) and a replica reaches the `replication` proxy at
+//! `proxy:<container port>` ([`crate::infra::docker::DockerInfra::in_network`]).
+//!
 //! External infra's replicas (`replica_urls`) are the user's: only the `db-replica` proxy is
 //! put in front of the first, replication is never set up or restarted, and catching up is
 //! waited for read-only (`MASTER_GTID_WAIT`).
@@ -30,6 +34,13 @@ pub fn proxy_roles(stack: &Stack) -> Vec<Role> {
 /// The upstream of a replica role's proxy: the first replica for `db-replica`, the primary for
 /// `replication`; None for the other roles.
 pub fn upstream(stack: &Stack, r: Role) -> Option<String> {
+    if let Stack::Docker(d) = stack {
+        return match r {
+            Role::DbReplica => d.replica_upstream(),
+            Role::Replication => d.proxy_upstream(crate::infra::Service::Db),
+            _ => None,
+        };
+    }
     let ep = stack.endpoints();
     match r {
         Role::DbReplica => stack
@@ -69,6 +80,11 @@ pub async fn connect(stack: &Stack, addrs: &mut RoleAddrs) -> Result<()> {
         .get(&Role::Replication)
         .cloned()
         .unwrap_or_else(|| (ep.db.host.clone(), ep.db.port));
+    // Docker: the replica containers reach the proxy (or the primary) inside the network.
+    let (mhost, mport) = match stack {
+        Stack::Docker(d) => d.in_network(mport),
+        _ => (mhost, mport),
+    };
     for r in replicas {
         r.replicate_from(&mhost, mport, &ep.db).await?;
     }

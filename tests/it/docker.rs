@@ -888,3 +888,64 @@ fn docker_service_reaches_the_role_proxies_and_is_killed_and_judged() {
     crate::service::assert_ran_elsewhere(&inv, mark);
     assert_no_leftovers(&prefix);
 }
+
+const REPLICA: &str = r#"
+name = "docker-replica"
+keys = 8
+clients = 6
+read_fraction = 0.5
+duration_s = 2.5
+op_timeout_ms = 1000
+strategies = ["db-then-delete"]
+[strategy.db-then-delete]
+fill_from = "replica"
+[infra]
+db_replicas = 1
+[[nemesis]]
+fault = "replica-lag"
+mode = "stop-sql"
+at_s = 0.5
+duration_s = 1.0
+"#;
+
+/// `db_replicas = 1` on docker: a `db-replica-1` service of the run's project replicates from
+/// the primary through the `replication` proxy; misses read it (`source: "replica"`), the lag
+/// is sampled and visible under a stop-sql fault, the replica caught up at the end with exactly
+/// the primary's commits, and nothing is left.
+#[test]
+fn docker_replica_serves_fills_lags_and_catches_up() {
+    let Some((setup, _turn)) = setup() else {
+        return;
+    };
+    let (inv, prefix) = spawn_run(setup, REPLICA, &[]).wait();
+    assert_eq!(inv.code, 0, "{}\n{}", inv.stdout, inv.stderr);
+    assert!(
+        inv.stderr.contains(", 1 replica on 127.0.0.1:"),
+        "{}",
+        inv.stderr
+    );
+    let s = inv.summary("db-then-delete");
+    assert_eq!(s["infra"], "docker");
+    let faults = s["faults"].as_array().unwrap();
+    assert!(!faults.is_empty());
+    for f in faults {
+        assert!(f["error"].is_null(), "{f}");
+    }
+    let r = &s["replicas"]["replica-1"];
+    assert_eq!(r["matches_primary"], true, "{r}");
+    assert!(r["commits"].as_u64().unwrap() > 8, "{r}");
+    let lag = &s["replica_lag_ms"];
+    assert!(lag["count"].as_u64().unwrap() > 0, "{lag}");
+    assert!(lag["max"].as_f64().unwrap() > 100.0, "no lag seen: {lag}");
+    let history =
+        std::fs::read_to_string(inv.strategy_dir("db-then-delete").join("history.jsonl")).unwrap();
+    assert!(
+        history.contains("\"source\":\"replica\""),
+        "no read from the replica"
+    );
+    let compose = inv.run_dir.as_ref().unwrap().join("compose.replicas.yml");
+    assert!(std::fs::read_to_string(compose)
+        .unwrap()
+        .contains("db-replica-1:"));
+    assert_no_leftovers(&prefix);
+}
