@@ -286,7 +286,7 @@ fn build(text: &str, path: &Path, o: &Overrides) -> Result<RunConfig, ConfigErro
             .position(|x| x.name == "replica-lag" || controls(&x.kind.fields()))
         {
             return Err(in_file(format!(
-                "nemesis[{i}]: a `{}` fault controls replication, which cachecheck never does on the user's replicas (`infra.replica_urls`) (fix: remove it, or use --infra local with db_replicas)",
+                "nemesis[{i}]: a `{}` fault controls replication, which cachecheck never does on the user's replicas (`infra.replica_urls`) (fix: remove it, or use --infra local or docker with db_replicas)",
                 faults[i].name
             )));
         }

@@ -2,8 +2,9 @@
 //! replica) or `"replica-N"` (the N-th, 1-based). Kill: SIGKILL of the replica's `mariadbd`;
 //! healed by starting it again on its data directory, restarting replication and waiting until
 //! it has caught up with the primary (at most [`CATCH_UP_LIMIT`]). Pause: SIGSTOP; healed by
-//! SIGCONT and the same wait. Local infra only (docker and external runs have no replicas of
-//! cachecheck's own).
+//! SIGCONT and the same wait. On Docker the same with `docker kill`/`start` and `docker
+//! pause`/`unpause` of the replica's container (the record still names the signal). Refused on
+//! external infra: the user's replicas (`replica_urls`) are never touched.
 
 use super::fault::{Fault, FaultCtx};
 use crate::infra::replicas::Replica;
