@@ -88,6 +88,7 @@ pub struct InfraConfig {
     pub redis_replicas: u32,
     #[serde(default)]
     pub min_replicas_to_write: u32,
+    #[serde(default)]
     pub replica_urls: Vec<String>,
     /// `--keep` (command line only): leave a docker stack running after the run.
     #[serde(skip)]
@@ -208,6 +209,8 @@ pub enum Role {
     Replication,
     /// The Redis replicas' replication connection to the first primary (`redis = "sentinel"`).
     RedisReplication,
+    /// Cache reads from a Redis replica (`cache_read_from = "replica"`, `redis = "sentinel"`).
+    CacheReadReplica,
 }
 
 impl Role {
@@ -231,6 +234,7 @@ impl Role {
             Role::DbReplica => "db-replica",
             Role::Replication => "replication",
             Role::RedisReplication => "redis-replication",
+            Role::CacheReadReplica => "cache-read-replica",
         }
     }
 
