@@ -319,6 +319,10 @@ pub struct RunArgs {
     /// Where the servers run (overrides the workload's [infra] kind).
     #[arg(long, value_enum)]
     pub infra: Option<InfraKind>,
+    /// The Redis topology (overrides the workload's [infra] redis), e.g. `--redis sentinel`:
+    /// a primary, `redis_replicas` replicas and three sentinels (local infra).
+    #[arg(long, value_enum, value_name = "TOPOLOGY")]
+    pub redis: Option<crate::infra::sentinel::RedisTopology>,
     /// Docker: leave the stack running after the run and print how to stop it.
     #[arg(long)]
     pub keep: bool,
@@ -485,6 +489,7 @@ fn cmd_run(a: RunArgs) -> Result<u8> {
         duration_s: a.duration,
         clients: a.clients,
         infra: a.infra,
+        redis: a.redis,
         keep: a.keep,
         db_url: a.db_url,
         redis_url: a.redis_url,

@@ -35,6 +35,8 @@ pub struct Overrides {
     pub clients: Option<u32>,
     /// `--infra`.
     pub infra: Option<InfraKind>,
+    /// `--redis`: replaces `[infra] redis` (e.g. the smoke workload on Sentinel).
+    pub redis: Option<crate::infra::sentinel::RedisTopology>,
     /// `--keep` (Docker only): leave the stack running at the end.
     pub keep: bool,
     /// `--db-url`, `--redis-url`, `--toxiproxy-url`: any of them implies `--infra external`.
@@ -74,9 +76,13 @@ pub struct CommonSettings {
     pub wait_replicas: u32,
     /// The WAIT's timeout (ms, default 100).
     pub wait_timeout_ms: u64,
+    /// Where the cache reads (role `cache-read`) go: `"primary"` (the default) or `"replica"`
+    /// (role `cache-read-replica`, a Redis replica; needs `[infra] redis = "sentinel"`).
+    pub cache_read_from: FillFrom,
 }
 
-/// `fill_from` of a strategy: which database serves the reads after a miss.
+/// `fill_from` of a strategy: which database serves the reads after a miss; also
+/// `cache_read_from`: which Redis serves the cache reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FillFrom {
@@ -307,7 +313,11 @@ fn build(text: &str, path: &Path, o: &Overrides) -> Result<RunConfig, ConfigErro
     }
     if f.infra.redis != crate::infra::sentinel::RedisTopology::Sentinel {
         if let Some(i) = faults.iter().position(|x| {
-            x.name == "failover" || x.kind.fields()["role"].as_str() == Some("redis-replication")
+            x.name == "failover"
+                || matches!(
+                    x.kind.fields()["role"].as_str(),
+                    Some("redis-replication" | "cache-read-replica")
+                )
         }) {
             return Err(in_file(format!(
                 "nemesis[{i}]: a `{}` fault needs Redis replicas (fix: set `redis = \"sentinel\"` in [infra])",
@@ -317,6 +327,15 @@ fn build(text: &str, path: &Path, o: &Overrides) -> Result<RunConfig, ConfigErro
         if let Some(s) = strategies.iter().find(|s| s.common.wait_replicas > 0) {
             return Err(in_file(format!(
                 "strategy.{}.wait_replicas: needs Redis replicas (fix: set `redis = \"sentinel\"` in [infra])",
+                s.name
+            )));
+        }
+        if let Some(s) = strategies
+            .iter()
+            .find(|s| s.common.cache_read_from == FillFrom::Replica)
+        {
+            return Err(in_file(format!(
+                "strategy.{}.cache_read_from: \"replica\" needs Redis replicas (fix: set `redis = \"sentinel\"` in [infra], or run with --redis sentinel)",
                 s.name
             )));
         }
@@ -389,6 +408,10 @@ fn apply(
     }
     if let Some(d) = o.direct {
         f.infra.direct = d;
+    }
+    if let Some(r) = o.redis {
+        f.infra.redis = r;
+        flags.insert("infra.redis", "--redis");
     }
     if o.compress {
         f.compress = true;
@@ -493,17 +516,18 @@ fn strategy_run(name: &str, mut table: toml::Table) -> Result<StrategyRun, Strin
     };
     common.wait_replicas = count("wait_replicas")?.unwrap_or(0) as u32;
     common.wait_timeout_ms = count("wait_timeout_ms")?.unwrap_or(100).max(1);
-    if let Some(v) = table.remove("fill_from") {
-        common.fill_from = match v.as_str() {
-            Some("primary") => FillFrom::Primary,
-            Some("replica") => FillFrom::Replica,
-            _ => {
-                return Err(format!(
-                    "strategy.{name}.fill_from: must be \"primary\" or \"replica\""
-                ))
-            }
-        };
-    }
+    let from = |table: &mut toml::Table, field: &str| match table.remove(field) {
+        None => Ok(FillFrom::Primary),
+        Some(v) => match v.as_str() {
+            Some("primary") => Ok(FillFrom::Primary),
+            Some("replica") => Ok(FillFrom::Replica),
+            _ => Err(format!(
+                "strategy.{name}.{field}: must be \"primary\" or \"replica\""
+            )),
+        },
+    };
+    common.fill_from = from(&mut table, "fill_from")?;
+    common.cache_read_from = from(&mut table, "cache_read_from")?;
     let setup =
         crate::strategy::configure(base, &table).map_err(|e| format!("strategy.{name}: {e}"))?;
     Ok(StrategyRun {

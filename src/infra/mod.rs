@@ -59,7 +59,7 @@ use std::time::{Duration, Instant};
 /// Docker images left unset: the official image if the engine has it, else the local one
 /// (`cachecheck/mariadb:local`, ...) if it has that, else the official one, pulled, else the
 /// local one, built by cachecheck itself (see [`docker`] and [`images`]).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InfraConfig {
     #[serde(default)]
@@ -93,6 +93,14 @@ pub struct InfraConfig {
     /// `--keep` (command line only): leave a docker stack running after the run.
     #[serde(skip)]
     pub keep: bool,
+}
+
+/// A workload without an `[infra]` table: the same defaults as an empty one (`redis_replicas`
+/// 1, so that `--redis sentinel` works on it).
+impl Default for InfraConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("an empty [infra] table is valid")
+    }
 }
 
 impl InfraConfig {
@@ -209,6 +217,8 @@ pub enum Role {
     Replication,
     /// The Redis replicas' replication connection to the first primary (`redis = "sentinel"`).
     RedisReplication,
+    /// Cache reads from a Redis replica (`cache_read_from = "replica"`, `redis = "sentinel"`).
+    CacheReadReplica,
 }
 
 impl Role {
@@ -232,6 +242,7 @@ impl Role {
             Role::DbReplica => "db-replica",
             Role::Replication => "replication",
             Role::RedisReplication => "redis-replication",
+            Role::CacheReadReplica => "cache-read-replica",
         }
     }
 

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 pub const MASTER: &str = "cachecheck";
 
 /// `[infra] redis`: the Redis topology.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum RedisTopology {
     /// One Redis server (today's default).

@@ -8,6 +8,7 @@ use crate::conn::{CacheConn, RoleAddrs};
 use crate::history::files::{write_jsonl, HISTORY_FILE, HISTORY_ZST_FILE, PARTIAL_COMMITS_FILE};
 use crate::history::recorder::{Clock, HistoryWriter, Recorder};
 use crate::history::Commit;
+use crate::infra::Role;
 use crate::injected::Injected;
 use crate::register;
 use crate::strategy::{Env, Strategy};
@@ -79,12 +80,22 @@ pub(super) async fn prepare(cx: &RunCtx<'_>, s: &StrategyRun) -> Result<Prepared
     } else {
         Recorder::to_file(&dir.join(HISTORY_FILE), clock)?
     };
-    let addrs = RoleAddrs {
+    let mut addrs = RoleAddrs {
         injected: Arc::new(Injected::default()),
         wait_replicas: (s.common.wait_replicas > 0)
             .then_some((s.common.wait_replicas, s.common.wait_timeout_ms.max(1))),
         ..cx.addrs.clone()
     };
+    // `cache_read_from = "replica"`: the cache reads go through the `cache-read-replica`
+    // proxy (a Redis replica) instead of `cache-read`'s.
+    if s.common.cache_read_from == crate::config::FillFrom::Replica {
+        let replica = addrs
+            .addrs
+            .get(&Role::CacheReadReplica)
+            .cloned()
+            .context("cache_read_from = \"replica\" needs the `cache-read-replica` proxy")?;
+        addrs.addrs.insert(Role::CacheRead, replica);
+    }
     let env = Env {
         rec: rec.clone(),
         addrs: addrs.clone(),

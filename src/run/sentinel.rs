@@ -4,6 +4,11 @@
 //! sync, the sentinels agreeing), the harness's own Redis connections to the current primary,
 //! and the [`Follower`]: a task that polls the sentinels every 100 ms and points the Redis
 //! roles' proxies at the primary they report, so every strategy follows a failover unchanged.
+//!
+//! The `cache-read-replica` proxy (the cache reads of a strategy with `cache_read_from =
+//! "replica"`) forwards to the first replica; after a failover the follower points it at a
+//! node that reports itself a replica (until one does, it stays where it was: on the promoted
+//! node, or on the killed one, whose reads then fail).
 
 use crate::infra::sentinel::{self, SentinelSet};
 use crate::infra::{Endpoints, Role, Stack};
@@ -20,15 +25,48 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// The proxies Sentinel adds (none without it).
 pub fn proxy_roles(stack: &Stack) -> Vec<Role> {
     match stack.sentinel() {
-        Some(_) => vec![Role::RedisReplication],
+        Some(_) => vec![Role::RedisReplication, Role::CacheReadReplica],
         None => Vec::new(),
     }
 }
 
-/// The upstream of `redis-replication`: the first primary.
+/// The upstream of `redis-replication`: the first primary; of `cache-read-replica`: the
+/// first replica.
 pub fn upstream(stack: &Stack, r: Role) -> Option<String> {
-    (r == Role::RedisReplication && stack.sentinel().is_some())
-        .then(|| format!("127.0.0.1:{}", stack.endpoints().redis_port))
+    let set = stack.sentinel()?;
+    match r {
+        Role::RedisReplication => Some(format!("127.0.0.1:{}", stack.endpoints().redis_port)),
+        Role::CacheReadReplica => set
+            .replicas
+            .first()
+            .map(|x| format!("127.0.0.1:{}", x.port)),
+        _ => None,
+    }
+}
+
+/// Points the `cache-read-replica` proxy at the Redis on `port` (nothing without that proxy).
+async fn repoint_replica_reads(proxy: &Arc<FaultProxy>, port: u16) -> Result<()> {
+    let p = proxy.clone();
+    tokio::task::spawn_blocking(move || {
+        let upstream = format!("127.0.0.1:{port}");
+        if p.listen.contains_key(&Role::CacheReadReplica)
+            && p.upstream(Role::CacheReadReplica)? != upstream
+        {
+            p.set_upstream(Role::CacheReadReplica, &upstream)?;
+        }
+        Ok(())
+    })
+    .await?
+}
+
+/// A node among `ports`, other than `primary`, that reports itself a replica.
+async fn a_replica(ports: &[u16], primary: u16) -> Option<u16> {
+    for p in ports.iter().filter(|p| **p != primary) {
+        if matches!(sentinel::replication(*p).await, Ok((role, _, _)) if role == "slave") {
+            return Some(*p);
+        }
+    }
+    None
 }
 
 /// The URL of the current primary for the harness's own connections (flush, final state).
@@ -54,6 +92,9 @@ pub async fn reset(stack: &Stack, proxy: Option<&Arc<FaultProxy>>) -> Result<()>
         fail_back(set, first, deadline).await?;
     }
     repoint(proxy, first).await?;
+    if let Some(r) = set.replicas.first() {
+        repoint_replica_reads(proxy, r.port).await?;
+    }
     let (_, via) = proxy
         .listen
         .get(&Role::RedisReplication)
@@ -138,12 +179,22 @@ pub struct Follower {
 impl Follower {
     /// Starts following (None without Sentinel or without proxies).
     pub fn start(stack: &Stack, proxy: Option<&Arc<FaultProxy>>) -> Option<Follower> {
-        let ports = stack.sentinel()?.sentinel_ports.clone();
+        let set = stack.sentinel()?;
+        let ports = set.sentinel_ports.clone();
+        // Every Redis node, replicas first: where replica reads may go.
+        let nodes: Vec<u16> = set
+            .replicas
+            .iter()
+            .map(|r| r.port)
+            .chain([stack.endpoints().redis_port])
+            .collect();
         let proxy = proxy?.clone();
         let stop = CancellationToken::new();
         let token = stop.clone();
         let task = tokio::spawn(async move {
             let mut last = None;
+            // After the primary moved: the replica reads still to be re-pointed.
+            let mut replica_wanted = false;
             loop {
                 tokio::select! {
                     _ = token.cancelled() => return,
@@ -158,8 +209,19 @@ impl Follower {
                 }
                 if now.is_some() && now != last {
                     match repoint(&proxy, now.unwrap_or_default()).await {
-                        Ok(()) => last = now,
+                        Ok(()) => {
+                            replica_wanted = last.is_some();
+                            last = now;
+                        }
                         Err(e) => tracing::warn!("following the Redis primary: {e:#}"),
+                    }
+                }
+                if let (true, Some(primary)) = (replica_wanted, last) {
+                    if let Some(r) = a_replica(&nodes, primary).await {
+                        match repoint_replica_reads(&proxy, r).await {
+                            Ok(()) => replica_wanted = false,
+                            Err(e) => tracing::warn!("following a Redis replica: {e:#}"),
+                        }
                     }
                 }
             }

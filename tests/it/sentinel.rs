@@ -1,6 +1,7 @@
 //! Redis behind Sentinel (issue 15) on real `redis-server` and `redis-sentinel` processes: the
 //! clients follow a failover (through the proxies, with only fail/info cache steps while no
-//! primary is reachable), the forced lost-delete race is flagged, and nothing is left running.
+//! primary is reachable), the forced lost-delete race is flagged, reads from a replica
+//! (`cache_read_from = "replica"`) are served and staler, and nothing is left running.
 
 use crate::support::*;
 use serde_json::Value;
@@ -151,6 +152,59 @@ fn the_failover_lost_delete_race_is_flagged() {
     assert_nothing_listens(&started_ports(&inv));
 }
 
+/// `cache_read_from = "replica"` with the replication link slowed by 300 ms: db-then-delete
+/// reading a Redis replica is served (its cache reads succeed) and serves the values its
+/// deletes have not yet removed on the replica, so more stale reads than the same strategy
+/// reading the primary.
+#[test]
+fn replica_reads_are_served_and_staler() {
+    let wl = r#"
+name = "sentinel-replica-reads"
+keys = 4
+clients = 4
+read_fraction = 0.8
+duration_s = 2.0
+op_timeout_ms = 1000
+trace_steps = true
+strategies = ["db-then-delete", "db-then-delete@replica"]
+[infra]
+redis = "sentinel"
+[strategy."db-then-delete@replica"]
+cache_read_from = "replica"
+[[nemesis]]
+fault = "latency"
+role = "redis-replication"
+latency_ms = 300
+at_s = 0.0
+duration_s = 60.0
+"#;
+    let inv = run_workload(wl, &[]);
+    assert_eq!(inv.code, 0, "{}\n{}", inv.stdout, inv.stderr);
+    let text = std::fs::read_to_string(
+        inv.strategy_dir("db-then-delete@replica")
+            .join("history.jsonl"),
+    )
+    .unwrap();
+    let ok_cache_reads = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["f"] == "read" && e["type"] == "ok" && e["source"] == "cache")
+        .count();
+    assert!(
+        ok_cache_reads > 20,
+        "{ok_cache_reads} reads served by the replica"
+    );
+    // No GET failed (a replica serves reads).
+    assert!(!text.contains("\"cache-get\""), "failed cache-get steps");
+    let primary = inv.anomaly("db-then-delete", "stale_reads");
+    let replica = inv.anomaly("db-then-delete@replica", "stale_reads");
+    assert!(
+        replica > primary,
+        "stale reads: {replica} reading the replica, {primary} reading the primary"
+    );
+    assert_nothing_listens(&started_ports(&inv));
+}
+
 /// Bad combinations are one-line errors with exit code 2 before any server starts.
 #[test]
 fn sentinel_misconfigurations_exit_2() {
@@ -167,6 +221,10 @@ fn sentinel_misconfigurations_exit_2() {
         (
             "[strategy.db-then-delete]\nwait_replicas = 1\n",
             "wait_replicas",
+        ),
+        (
+            "[strategy.db-then-delete]\ncache_read_from = \"replica\"\n",
+            "cache_read_from",
         ),
     ] {
         let wl = format!(
