@@ -250,10 +250,14 @@ impl LocalInfra {
         let deadline = Instant::now() + limit;
         let db_version = loop {
             if let Some(st) = self.db.exited() {
+                // The server's own reasons go to its error log (`--log-error`); its stderr has
+                // only what it printed before opening that (warnings). A bind failure there
+                // ("Address already in use") is a port clash, retried by the caller.
+                let error_log = self.dir.path().join("db-error.log");
+                let reason = error_lines(&error_log).unwrap_or_else(|| self.db.log_tail(3));
                 anyhow::bail!(
-                    "the database exited ({st}) during start-up: {} (log: {})",
-                    self.db.log_tail(3),
-                    self.db.log_path().display()
+                    "the database exited ({st}) during start-up: {reason} (log: {})",
+                    error_log.display()
                 );
             }
             match db_identity(&self.endpoints.db).await {
@@ -571,4 +575,43 @@ pub(super) fn redis_args(dir: &Path, port: u16) -> Vec<String> {
         "--protected-mode".into(),
         "no".into(),
     ]
+}
+
+/// The last `[ERROR]` lines of a MariaDB/MySQL error log (at most 3, joined by " | "), or its
+/// last 3 lines when none says `[ERROR]`; `None` when the log is missing or empty.
+pub(super) fn error_lines(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let errors: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.contains("[ERROR]"))
+        .collect();
+    let pick = if errors.is_empty() { lines } else { errors };
+    (!pick.is_empty()).then(|| pick[pick.len().saturating_sub(3)..].join(" | "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_lines;
+
+    #[test]
+    fn a_dead_databases_reason_is_its_error_logs_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("db-error.log");
+        assert_eq!(error_lines(&p), None);
+        std::fs::write(
+            &p,
+            "0 [Note] starting\n0 [ERROR] Can't start server: Bind on TCP/IP port. Got error: 98: Address already in use\n0 [ERROR] Do you already have another server running on port: 4?\n0 [ERROR] Aborting\n",
+        )
+        .unwrap();
+        let r = error_lines(&p).unwrap();
+        assert!(
+            r.contains("Address already in use") && r.ends_with("Aborting"),
+            "{r}"
+        );
+        assert!(!r.contains("[Note]"), "{r}");
+        std::fs::write(&p, "a\nb\nc\nd\n").unwrap();
+        assert_eq!(error_lines(&p).unwrap(), "b | c | d");
+    }
 }

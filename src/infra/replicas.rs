@@ -133,10 +133,12 @@ impl Replica {
         loop {
             if let Server::Process(process) = &mut self.server {
                 if let Some(st) = process.exited() {
+                    let error_log = self.dir.join("db-error.log");
+                    let reason = super::local::error_lines(&error_log)
+                        .unwrap_or_else(|| process.log_tail(3));
                     anyhow::bail!(
-                        "{name} exited ({st}) during start-up: {} (log: {})",
-                        process.log_tail(3),
-                        process.log_path().display()
+                        "{name} exited ({st}) during start-up: {reason} (log: {})",
+                        error_log.display()
                     );
                 }
             }
