@@ -482,14 +482,22 @@ pub async fn redis_version(url: &str) -> Result<String> {
 
 /// Redis's `INFO server` text (2 s timeouts).
 pub async fn redis_info_server(url: &str) -> Result<String> {
-    let client = redis_url::client(url)?;
+    redis_query(&redis_url::client(url)?, redis::cmd("INFO").arg("server")).await
+}
+
+/// Runs one command of the harness's own (start-up checks, topology) on a new connection with
+/// 2 s connection and response timeouts.
+pub async fn redis_query<T: redis::FromRedisValue>(
+    client: &redis::Client,
+    cmd: &redis::Cmd,
+) -> Result<T> {
     let cfg = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_response_timeout(Some(Duration::from_secs(2)));
     let mut c = client
         .get_multiplexed_async_connection_with_config(&cfg)
         .await?;
-    Ok(redis::cmd("INFO").arg("server").query_async(&mut c).await?)
+    Ok(cmd.query_async(&mut c).await?)
 }
 
 /// The value of `name:` in Redis INFO text.

@@ -316,13 +316,7 @@ pub async fn master_addr(port: u16) -> Result<u16> {
 /// Runs one command on the local Redis (or sentinel) at `127.0.0.1:port` (2 s timeouts).
 pub async fn query<T: redis::FromRedisValue>(port: u16, cmd: &redis::Cmd) -> Result<T> {
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
-    let cfg = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(2)));
-    let mut c = client
-        .get_multiplexed_async_connection_with_config(&cfg)
-        .await?;
-    Ok(cmd.query_async(&mut c).await?)
+    super::redis_query(&client, cmd).await
 }
 
 /// A node's `INFO replication` fields `role`, `master_link_status` and the replication offset
